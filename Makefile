@@ -1,0 +1,81 @@
+# External test assignments — developer entry points.
+# Works on a fresh clone with only python3 (3.11+), pip, git and node: every target
+# installs what it needs into local virtualenvs on first use.
+#
+#   .venv      app + test + lint tooling (requirements-dev.txt)
+#   .venv-sam  AWS SAM CLI alone (its pins clash with the app's)
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_SAM ?= .venv-sam
+SAM_CLI_VERSION ?= 1.170.0
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+SAM := $(VENV_SAM)/bin/sam
+DEV_STAMP := $(VENV)/.dev-installed
+SAM_STAMP := $(VENV_SAM)/.sam-installed
+DEV_REQUIREMENTS := requirements-dev.txt layers/shared/requirements.txt
+
+.PHONY: help venv venv-sam test run demo bench lint build clean
+
+help: ## Show this help
+	@echo "Targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
+	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@echo "Variables: PYTEST_ARGS='...' (extra pytest arguments), PYTHON=$(PYTHON)"
+
+# --- virtualenvs (stamp files: re-install when the requirements change) -------------
+
+$(DEV_STAMP): $(DEV_REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAM_STAMP):
+	@test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  "aws-sam-cli==$(SAM_CLI_VERSION)"
+	@echo "$(SAM_CLI_VERSION)" > $@
+
+venv: $(DEV_STAMP) ## Create/refresh the dev virtualenv (.venv)
+
+venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
+
+# --- everyday targets ----------------------------------------------------------------
+
+test: $(DEV_STAMP) ## Run the test suite (PYTEST_ARGS=... to pass extra arguments)
+	@xdist=""; \
+	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n 2"; fi; \
+	echo "$(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests"; \
+	rc=0; $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests (exit code 5)" >&2; fi; \
+	exit $$rc
+
+run: $(DEV_STAMP) ## Start the local stack (moto + handlers + simulators) on 127.0.0.1
+	$(PY) -m local.stack
+
+demo: $(DEV_STAMP) ## Run the end-to-end demo against a local stack
+	$(PY) -m local.demo
+
+bench: $(DEV_STAMP) ## Run the benchmark
+	$(PY) -m bench.run
+
+lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+
+build: $(SAM_STAMP) ## sam build (no Docker, no python3.13 needed)
+	SAM_CLI_TELEMETRY=0 $(SAM) build
+
+clean: ## Remove build output and caches (keeps the virtualenvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -path ./$(VENV_SAM) -prune -o \
+	  -type d -name __pycache__ -print0 | xargs -0 rm -rf

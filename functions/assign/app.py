@@ -1,0 +1,31 @@
+"""POST /powerpath/makeExternalTestAssignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exttests import wiring
+from exttests.api.http import create_resolver, json_response, logger, run
+from exttests.api.schemas import AssignBody, AssignResponse, assign_response
+from exttests.usecases.assign import AssignCommand, assign
+
+app = create_resolver()
+
+
+@app.post("/powerpath/makeExternalTestAssignment", responses={200: {"model": AssignResponse}})
+def make_external_test_assignment(body: AssignBody) -> Any:
+    outcome = assign(
+        wiring.deps(),
+        AssignCommand(
+            student_id=body.student,
+            lesson_id=body.lesson,
+            test_id=body.testId,
+            skip_course_enrollment=bool(body.skipCourseEnrollment),
+        ),
+    )
+    return json_response(200, assign_response(outcome.attempt, outcome.credentials))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(app, event, context)

@@ -1,0 +1,29 @@
+"""GET /powerpath/importExternalTestAssignmentResults."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from exttests import wiring
+from exttests.api.http import create_resolver, json_response, logger, run
+from exttests.api.schemas import MAX_ID_LENGTH, ImportResponse, import_response
+from exttests.usecases.results import import_results
+
+app = create_resolver()
+
+Id = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+
+
+@app.get("/powerpath/importExternalTestAssignmentResults", responses={200: {"model": ImportResponse}})
+def import_external_test_assignment_results(
+    student: Id, lesson: Id, applicationName: Annotated[str | None, Query()] = None  # noqa: N803
+) -> Any:
+    outcome = import_results(wiring.deps(), student, lesson)
+    return json_response(200, import_response(outcome.attempt, outcome.lesson, outcome.credentials))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(app, event, context)

@@ -1,0 +1,29 @@
+"""GET /powerpath/getAssessmentProgress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from exttests import wiring
+from exttests.api.http import create_resolver, json_response, logger, run
+from exttests.api.schemas import MAX_ID_LENGTH, ProgressResponse, progress_response
+from exttests.usecases.progress import get_progress
+
+app = create_resolver()
+
+Id = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+
+
+@app.get("/powerpath/getAssessmentProgress", responses={200: {"model": ProgressResponse}})
+def get_assessment_progress(
+    student: Id, lesson: Id, attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None
+) -> Any:
+    outcome = get_progress(wiring.deps(), student, lesson, int(attempt) if attempt else None)
+    return json_response(200, progress_response(outcome.lesson, outcome.attempt, outcome.attempt_number))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(app, event, context)

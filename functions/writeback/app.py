@@ -1,0 +1,35 @@
+"""PUT and GET /ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId} (the write-back)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from exttests import wiring
+from exttests.api.http import create_resolver, json_response, logger, run
+from exttests.api.oneroster import WriteBackBody, assessment_result
+from exttests.api.schemas import MAX_ID_LENGTH
+from exttests.usecases.results import get_assessment_result, write_back
+
+app = create_resolver()
+
+ROUTE = "/ims/oneroster/gradebook/v1p2/assessmentResults/<sourcedId>"
+SourcedId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+@app.put(ROUTE)
+def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803
+    record = body.assessmentResult.model_dump(exclude_none=True)
+    outcome = write_back(wiring.deps(), sourcedId, record)
+    return json_response(200, assessment_result(outcome.attempt))
+
+
+@app.get(ROUTE)
+def get_assessment_result_route(sourcedId: SourcedId) -> Any:  # noqa: N803
+    return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourcedId)))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(app, event, context)

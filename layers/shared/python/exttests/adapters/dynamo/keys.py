@@ -1,0 +1,79 @@
+"""Primary keys of every item kind in the single table.
+
+One table holds the roster (loaded from a OneRoster-shaped file), the per-attempt results
+and the enrollments. Each item keeps its JSON document in the `doc` attribute (a string),
+which sidesteps DynamoDB's Decimal numbers and keeps reads to one attribute.
+"""
+
+from __future__ import annotations
+
+PK = "PK"
+SK = "SK"
+DOC = "doc"
+GSI1 = "GSI1"  # sparse: only attempts that still need the workflow carry GSI1PK
+GSI1PK = "GSI1PK"
+GSI1SK = "GSI1SK"
+TTL = "ttl"
+
+GLOBAL_ORG = "*"
+
+
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def user(user_id: str) -> dict[str, dict[str, str]]:
+    return key(f"USER#{user_id}", "USER")
+
+
+def org(org_id: str) -> dict[str, dict[str, str]]:
+    return key(f"ORG#{org_id}", "ORG")
+
+
+def course(course_id: str) -> dict[str, dict[str, str]]:
+    return key(f"COURSE#{course_id}", "COURSE")
+
+
+def course_component(component_id: str) -> dict[str, dict[str, str]]:
+    return key(f"COMPONENT#{component_id}", "COMPONENT")
+
+
+def resource(resource_id: str) -> dict[str, dict[str, str]]:
+    return key(f"RESOURCE#{resource_id}", "RESOURCE")
+
+
+def lesson(component_resource_id: str) -> dict[str, dict[str, str]]:
+    """A ComponentResource with its Resource and CourseComponent embedded (denormalized at load)."""
+    return key(f"LESSON#{component_resource_id}", "LESSON")
+
+
+def subject_track(subject: str, grade: str, org_id: str | None) -> dict[str, dict[str, str]]:
+    return key(f"TRACK#{subject.strip().lower()}#{grade}", f"ORG#{org_id or GLOBAL_ORG}")
+
+
+def enrollment(user_id: str, course_id: str) -> dict[str, dict[str, str]]:
+    return key(f"USER#{user_id}", f"ENROLLMENT#{course_id}")
+
+
+def provider_account(user_id: str, provider: str) -> dict[str, dict[str, str]]:
+    return key(f"USER#{user_id}", f"PROVIDER#{provider}")
+
+
+def results_pk(student_id: str, lesson_id: str) -> str:
+    # Length-prefixed so ids that contain "#" can never make two pairs share a partition.
+    return f"RESULT#{len(student_id)}:{student_id}#{lesson_id}"
+
+
+def attempt_head(student_id: str, lesson_id: str) -> dict[str, dict[str, str]]:
+    """The current attempt lives in HEAD, so one BatchGetItem reads it with the student and lesson."""
+    return key(results_pk(student_id, lesson_id), "HEAD")
+
+
+def attempt_archive(student_id: str, lesson_id: str, attempt: int) -> dict[str, dict[str, str]]:
+    """Earlier (final) attempts are copied here when the next attempt starts."""
+    return key(results_pk(student_id, lesson_id), f"ATTEMPT#{attempt:05d}")
+
+
+def result_alias(sourced_id: str) -> dict[str, dict[str, str]]:
+    """AssessmentResult sourcedId → (student, lesson, attempt), for the OneRoster write-back route."""
+    return key(f"AR#{sourced_id}", "AR")

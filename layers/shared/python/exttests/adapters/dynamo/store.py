@@ -1,0 +1,317 @@
+"""The DynamoDB implementation of the Store port: one table, JSON documents, optimistic locking.
+
+Every attempt write is conditional on the version read, so concurrent imports, write-backs and
+workflow tasks never lose an update: the loser gets VersionConflict, re-reads and re-applies.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ...domain.attempt import Attempt
+from ...domain.models import Lesson, ProviderAccount, Student
+from ...domain.roster import lesson_from_documents, student_from_user
+from ...ports import Context, VersionConflict
+from . import keys
+from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK
+
+PENDING = "PENDING"
+_PROVIDERS = ("edulastic", "mastery-track")
+
+
+def _doc(item: dict[str, Any] | None) -> Any:
+    if not item or DOC not in item:
+        return None
+    return json.loads(item[DOC]["S"])
+
+
+def _attempt(item: dict[str, Any] | None) -> Attempt | None:
+    doc = _doc(item)
+    return Attempt.model_validate(doc) if doc is not None else None
+
+
+def _student(item: dict[str, Any] | None) -> Student | None:
+    doc = _doc(item)
+    return student_from_user(doc) if isinstance(doc, dict) else None
+
+
+def _lesson(item: dict[str, Any] | None) -> Lesson | None:
+    doc = _doc(item)
+    if not isinstance(doc, dict) or not isinstance(doc.get("componentResource"), dict):
+        return None
+    return lesson_from_documents(doc["componentResource"], doc.get("resource"), doc.get("courseComponent"))
+
+
+def _key_str(key: dict[str, dict[str, str]]) -> tuple[str, str]:
+    return key[PK]["S"], key[SK]["S"]
+
+
+def parse_results_pk(pk: str) -> tuple[str, str]:
+    """Inverse of keys.results_pk (length-prefixed student id)."""
+    body = pk.removeprefix("RESULT#")
+    length, _, rest = body.partition(":")
+    size = int(length)
+    return rest[:size], rest[size + 1 :]
+
+
+def _conditional_failure(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class DynamoStore:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        # Created on first use so mock_aws / AWS_ENDPOINT_URL set after import still apply.
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _batch_get(self, key_list: list[dict[str, dict[str, str]]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {"Keys": key_list, "ConsistentRead": True}}
+        while request:
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                found[(item[PK]["S"], item[SK]["S"])] = item
+            request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def load_context(self, student_id: str, lesson_id: str) -> Context:
+        user_key, lesson_key = keys.user(student_id), keys.lesson(lesson_id)
+        head_key = keys.attempt_head(student_id, lesson_id)
+        account_keys = {p: keys.provider_account(student_id, p) for p in _PROVIDERS}
+        items = self._batch_get([user_key, lesson_key, head_key, *account_keys.values()])
+        accounts = {}
+        for provider, account_key in account_keys.items():
+            doc = _doc(items.get(_key_str(account_key)))
+            if doc is not None:
+                accounts[provider] = ProviderAccount.model_validate(doc)
+        return Context(
+            student=_student(items.get(_key_str(user_key))),
+            lesson=_lesson(items.get(_key_str(lesson_key))),
+            head=_attempt(items.get(_key_str(head_key))),
+            accounts=accounts,
+        )
+
+    def _get(self, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=key, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def get_head(self, student_id: str, lesson_id: str, *, consistent: bool = True) -> Attempt | None:
+        return _attempt(self._get(keys.attempt_head(student_id, lesson_id)))
+
+    def get_attempt(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
+        items = self._batch_get(
+            [keys.attempt_head(student_id, lesson_id), keys.attempt_archive(student_id, lesson_id, attempt)]
+        )
+        for item in items.values():
+            found = _attempt(item)
+            if found is not None and found.attempt == attempt:
+                return found
+        return None
+
+    def get_lesson(self, lesson_id: str) -> Lesson | None:
+        return _lesson(self._get(keys.lesson(lesson_id)))
+
+    def get_student(self, student_id: str) -> Student | None:
+        return _student(self._get(keys.user(student_id)))
+
+    def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
+        wanted = [keys.subject_track(subject, grade, org_id)] if org_id else []
+        wanted.append(keys.subject_track(subject, grade, None))
+        items = self._batch_get(wanted)
+        for key in wanted:  # the org-specific track wins over the global one
+            item = items.get(_key_str(key))
+            if item and item.get("courseId", {}).get("S"):
+                course: str = item["courseId"]["S"]
+                return course
+        return None
+
+    def course_exists(self, course_id: str) -> bool:
+        answer = self.client.get_item(
+            TableName=self.table, Key=keys.course(course_id), ProjectionExpression=PK
+        )
+        return "Item" in answer
+
+    def find_by_sourced_id(self, sourced_id: str) -> Attempt | None:
+        alias = _doc(self._get(keys.result_alias(sourced_id)))
+        if not isinstance(alias, dict):
+            return None
+        return self.get_attempt(alias["student"], alias["lesson"], int(alias["attempt"]))
+
+    def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str, int]]:
+        """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
+        answer = self.client.query(
+            TableName=self.table,
+            IndexName=GSI1,
+            KeyConditionExpression="#pk = :pending AND #sk <= :now",
+            ExpressionAttributeNames={"#pk": GSI1PK, "#sk": GSI1SK},
+            ExpressionAttributeValues={":pending": {"S": PENDING}, ":now": {"S": now.isoformat()}},
+            Limit=limit,
+        )
+        found = []
+        for item in answer.get("Items", []):
+            student, lesson = parse_results_pk(item[PK]["S"])
+            found.append((student, lesson, 0))
+        return found
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _attempt_item(self, attempt: Attempt, sk_key: dict[str, dict[str, str]]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **sk_key,
+            DOC: {"S": attempt.model_dump_json(exclude_none=False)},
+            "version": {"N": str(attempt.version)},
+        }
+        if attempt.needs_workflow and attempt.due_at:
+            item[GSI1PK] = {"S": PENDING}
+            item[GSI1SK] = {"S": attempt.due_at}
+        return item
+
+    def _head_put(self, attempt: Attempt, expected_version: int | None) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": self._attempt_item(attempt, keys.attempt_head(attempt.student_id, attempt.lesson_id)),
+        }
+        if expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
+        return put
+
+    def _account_put(self, student_id: str, account: ProviderAccount, *, new: bool) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                **keys.provider_account(student_id, account.provider.value),
+                DOC: {"S": account.model_dump_json()},
+            },
+        }
+        if new:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        return put
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _conditional_failure(error):
+                raise VersionConflict(str(error.response.get("Error", {}).get("Code"))) from error
+            raise
+
+    def begin_attempt(
+        self, intent: Attempt, previous: Attempt | None, new_account: ProviderAccount | None
+    ) -> bool:
+        items: list[dict[str, Any]] = [
+            {"Put": self._head_put(intent, previous.version if previous else None)},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        **keys.result_alias(intent.sourced_id),
+                        DOC: {
+                            "S": json.dumps(
+                                {"student": intent.student_id, "lesson": intent.lesson_id, "attempt": intent.attempt}
+                            )
+                        },
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        if previous is not None:
+            archive_key = keys.attempt_archive(previous.student_id, previous.lesson_id, previous.attempt)
+            items.append({"Put": {"TableName": self.table, "Item": self._attempt_item(previous, archive_key)}})
+        if new_account is not None:
+            items.append({"Put": self._account_put(intent.student_id, new_account, new=True)})
+        try:
+            self._transact(items)
+        except VersionConflict:
+            return False
+        return True
+
+    def abandon_attempt(self, intent: Attempt, previous: Attempt | None) -> None:
+        items: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self.table, "Key": keys.result_alias(intent.sourced_id)}}
+        ]
+        head_key = keys.attempt_head(intent.student_id, intent.lesson_id)
+        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(intent.version)}}}
+        if previous is None:
+            items.append({"Delete": {"TableName": self.table, "Key": head_key, **condition}})
+        else:
+            restored = previous.model_copy(update={"version": intent.version + 1})
+            items.append({"Put": {"TableName": self.table, "Item": self._attempt_item(restored, head_key), **condition}})
+            archive_key = keys.attempt_archive(previous.student_id, previous.lesson_id, previous.attempt)
+            items.append({"Delete": {"TableName": self.table, "Key": archive_key}})
+        try:
+            self._transact(items)
+        except VersionConflict:
+            # Someone took the intent over (our lease ran out): theirs is now the truth.
+            return
+
+    def save(self, attempt: Attempt, *, account: ProviderAccount | None = None) -> Attempt:
+        saved = attempt.model_copy(update={"version": attempt.version + 1})
+        put = self._head_put(saved, attempt.version)
+        if account is None:
+            try:
+                self.client.put_item(**put)
+            except ClientError as error:
+                if _conditional_failure(error):
+                    raise VersionConflict("attempt changed") from error
+                raise
+        else:
+            self._transact([{"Put": put}, {"Put": self._account_put(attempt.student_id, account, new=False)}])
+        return saved
+
+    def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
+        saved = attempt.model_copy(update={"version": attempt.version + 1})
+        self._transact(
+            [
+                {"Put": self._head_put(saved, attempt.version)},
+                {
+                    # if_not_exists: enrolling twice keeps the first record (a no-op).
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": keys.enrollment(attempt.student_id, course_id),
+                        "UpdateExpression": "SET #doc = if_not_exists(#doc, :doc)",
+                        "ExpressionAttributeNames": {"#doc": DOC},
+                        "ExpressionAttributeValues": {":doc": {"S": json.dumps(record)}},
+                    }
+                },
+            ]
+        )
+        return saved
+
+    def touch_due(self, attempt: Attempt, due: datetime) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=keys.attempt_head(attempt.student_id, attempt.lesson_id),
+                UpdateExpression="SET #sk = :due",
+                ConditionExpression="attribute_exists(#pk) AND version = :v",
+                ExpressionAttributeNames={"#sk": GSI1SK, "#pk": GSI1PK},
+                ExpressionAttributeValues={":due": {"S": due.isoformat()}, ":v": {"N": str(attempt.version)}},
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise

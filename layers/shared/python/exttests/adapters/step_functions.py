@@ -1,0 +1,87 @@
+"""Starts and wakes the finalization workflow (Step Functions)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ..config import Settings
+from ..domain.attempt import Attempt
+
+
+def execution_name(attempt: Attempt) -> str:
+    """Deterministic per (student, lesson, attempt, generation): a repeated start is harmless.
+
+    Hashed because ids are free text and execution names allow 80 [A-Za-z0-9-_] characters."""
+    digest = hashlib.sha256(
+        json.dumps([attempt.student_id, attempt.lesson_id, attempt.attempt]).encode()
+    ).hexdigest()[:40]
+    return f"att-{digest}-{attempt.attempt}-g{attempt.workflow_generation}"
+
+
+class StepFunctionsWorkflow:
+    def __init__(self, state_machine_arn: str, settings: Settings, client: Any | None = None) -> None:
+        self.arn = state_machine_arn
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("stepfunctions")
+        return self._client
+
+    def execution_input(self, attempt: Attempt) -> dict[str, Any]:
+        waits = list(self.settings.waits)
+        return {
+            "student": attempt.student_id,
+            "lesson": attempt.lesson_id,
+            "attempt": attempt.attempt,
+            "provider": attempt.tool_provider,
+            "waits": waits,
+            "callbackTimeoutSeconds": max(1, self.settings.callback_timeout_seconds),
+            "poll": {"step": 1, "waitSeconds": waits[0] if waits else 0},
+        }
+
+    def start(self, attempt: Attempt) -> str:
+        name = execution_name(attempt)
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.arn, name=name, input=json.dumps(self.execution_input(attempt))
+            )
+        except ClientError as error:
+            # Same name, same input: already started. That is the point of the name.
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+        return name
+
+    def _execution_arn(self, attempt: Attempt) -> str:
+        prefix = self.arn.replace(":stateMachine:", ":execution:")
+        return f"{prefix}:{execution_name(attempt)}"
+
+    def is_running(self, attempt: Attempt) -> bool:
+        try:
+            answer = self.client.describe_execution(executionArn=self._execution_arn(attempt))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return False
+            raise
+        return bool(answer.get("status") == "RUNNING")
+
+    def complete_callback(self, task_token: str, output: dict[str, Any]) -> bool:
+        try:
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except ClientError as error:
+            # The task already timed out or finished: the poll loop takes it from there.
+            if error.response.get("Error", {}).get("Code") in (
+                "TaskTimedOut",
+                "InvalidToken",
+                "TaskDoesNotExist",
+            ):
+                return False
+            raise
+        return True

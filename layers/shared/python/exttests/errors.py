@@ -1,0 +1,91 @@
+"""Errors the use cases raise. The HTTP layer maps each class to one status and IMS minor code.
+
+Kept free of HTTP so the workflow tasks and the sweeper can raise and catch the same errors.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error the service answers on purpose (never a 500)."""
+
+    status = 500
+    minor = "internal_server_error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class BadRequest(ServiceError):
+    status = 400
+    minor = "invaliddata"
+
+
+class NotFound(ServiceError):
+    status = 404
+    minor = "unknownobject"
+
+
+class Unprocessable(ServiceError):
+    status = 422
+    minor = "invaliddata"
+
+
+class Busy(ServiceError):
+    """The request collides with work in progress on the same attempt; the client should retry."""
+
+    status = 429
+    minor = "server_busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConflictRetryExhausted(Busy):
+    """Optimistic locking lost too many times in a row."""
+
+
+# --- providers -------------------------------------------------------------------------
+
+
+class ProviderError(ServiceError):
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ProviderRejected(ProviderError):
+    """The provider answered 4xx: the request itself is wrong for it (422 naming the provider)."""
+
+    status = 422
+    minor = "invaliddata"
+
+    def __init__(self, provider: str, reason: str, provider_status: int | None = None) -> None:
+        super().__init__(provider, f"{provider} rejected the request: {reason}")
+        self.reason = reason
+        self.provider_status = provider_status
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeouts or connection errors after retries (502). Retryable."""
+
+    status = 502
+    minor = "internal_server_error"
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(provider, f"{provider} is unavailable: {reason}")
+        self.reason = reason
+
+
+class CircuitOpen(ProviderUnavailable):
+    """The provider's circuit breaker is open: fail fast (503 + Retry-After). Retryable."""
+
+    status = 503
+    minor = "server_busy"
+
+    def __init__(self, provider: str, retry_after: int) -> None:
+        super().__init__(provider, f"circuit open, retry after {retry_after}s")
+        self.retry_after = retry_after

@@ -1,0 +1,231 @@
+"""makeExternalTestAssignment: exactly one provider assignment per (student, lesson, attempt).
+
+The intent is recorded first (a conditional write only one request can win), then the provider
+is called, then the assignment is stored. A request that loses the race waits for the winner;
+one that finds an intent whose lease ran out (its owner crashed) takes it over and calls the
+provider again, whose "already assigned" answer is reused — so a crash between the provider
+call and the write never gives the student two assignments.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..domain.attempt import Attempt, AttemptStatus
+from ..domain.grades import grade_rank
+from ..domain.models import Credentials, Lesson, ProviderAccount, Student, ToolProvider
+from ..domain.rules import check_lesson, check_student, student_email
+from ..errors import Busy, ProviderError
+from ..ports import Context, VersionConflict
+from ..providers.base import AssignRequest
+from .credentials import cipher_context, credentials_for, generate_password
+from .deps import Deps, iso
+
+log = logging.getLogger(__name__)
+
+_MAX_ROUNDS = 200
+_WAIT_STEP_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class AssignCommand:
+    student_id: str
+    lesson_id: str
+    test_id: str | None = None
+    skip_course_enrollment: bool = False
+
+
+@dataclass(frozen=True)
+class AssignOutcome:
+    attempt: Attempt
+    credentials: Credentials | None
+
+
+def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
+    started = deps.clock.now()
+    for _ in range(_MAX_ROUNDS):
+        ctx = deps.store.load_context(command.student_id, command.lesson_id)
+        student = check_student(command.student_id, ctx.student)
+        _, provider = check_lesson(command.lesson_id, ctx.lesson)
+        email = student_email(student)
+        assert ctx.lesson is not None
+        head = ctx.head
+        if head is not None and not head.is_final:
+            if head.is_assigned:
+                return _outcome(deps, _ensure_workflow(deps, head), ctx)
+            now = deps.clock.now().timestamp()
+            if head.lease_until is not None and head.lease_until > now:
+                waited = (deps.clock.now() - started).total_seconds()
+                if waited > deps.settings.assign_lease_seconds:
+                    raise Busy("the assignment is being made by another request", retry_after=2)
+                deps.sleep(_WAIT_STEP_SECONDS)
+                continue
+            intent = _take_over(deps, head)
+            if intent is None:
+                continue
+            previous = None
+        else:
+            intent, account = _new_intent(deps, command, ctx, student, provider, email)
+            if not deps.store.begin_attempt(intent, head, account):
+                continue  # another request recorded its intent first: wait for it
+            ctx.accounts[provider.value] = account or ctx.accounts.get(provider.value)  # type: ignore[assignment]
+            previous = head
+        result = _assign_on_provider(deps, intent, previous, ctx, student, ctx.lesson, email)
+        if result is not None:
+            return result
+    raise Busy("the assignment could not be completed, retry", retry_after=2)
+
+
+def _take_over(deps: Deps, head: Attempt) -> Attempt | None:
+    renewed = head.model_copy(update={"lease_until": _lease(deps)})
+    try:
+        return deps.store.save(renewed)
+    except VersionConflict:
+        return None
+
+
+def _lease(deps: Deps) -> float:
+    return deps.clock.now().timestamp() + deps.settings.assign_lease_seconds
+
+
+def _new_intent(
+    deps: Deps,
+    command: AssignCommand,
+    ctx: Context,
+    student: Student,
+    provider: ToolProvider,
+    email: str,
+) -> tuple[Attempt, ProviderAccount | None]:
+    assert ctx.lesson is not None
+    head = ctx.head
+    now = deps.clock.now()
+    number = head.attempt + 1 if head else 1
+    previous_ids = list(head.previous_assignment_ids) if head else []
+    if head is not None and head.assignment_id:
+        previous_ids.append(head.assignment_id)
+    intent = Attempt(
+        student_id=student.id,
+        lesson_id=ctx.lesson.id,
+        attempt=number,
+        sourced_id=f"ear-{uuid.uuid4()}",
+        line_item_id=f"eali-{uuid.uuid4()}",
+        status=AttemptStatus.ASSIGNING,
+        tool_provider=provider.value,
+        lesson_type=str(ctx.lesson.lesson_type),
+        skip_course_enrollment=command.skip_course_enrollment,
+        requested_test_id=command.test_id,
+        lease_until=_lease(deps),
+        credentials_email=email,
+        previous_assignment_ids=previous_ids,
+        deadline=iso(now + timedelta(days=deps.settings.deadline_for(provider.value))),
+        due_at=iso(now + timedelta(seconds=deps.settings.assign_lease_seconds + deps.settings.sweeper_grace_seconds)),
+        created_at=iso(now),
+        updated_at=iso(now),
+        version=(head.version + 1) if head else 1,
+    )
+    account = None
+    if provider == ToolProvider.EDULASTIC and provider.value not in ctx.accounts:
+        # Stored before the provider call, so a crash after the provider created the student
+        # with this password cannot lose it.
+        account = ProviderAccount(
+            provider=provider,
+            email=email,
+            password_ciphertext=deps.cipher.encrypt(
+                generate_password(), cipher_context(student.id, provider.value)
+            ),
+        )
+    return intent, account
+
+
+def _assign_on_provider(
+    deps: Deps,
+    intent: Attempt,
+    previous: Attempt | None,
+    ctx: Context,
+    student: Student,
+    lesson: Lesson,
+    email: str,
+) -> AssignOutcome | None:
+    provider_name = intent.tool_provider
+    account = ctx.accounts.get(provider_name)
+    password = None
+    if account is not None and account.password_ciphertext:
+        password = deps.cipher.decrypt(account.password_ciphertext, cipher_context(student.id, provider_name))
+    is_edulastic = provider_name == ToolProvider.EDULASTIC.value
+    request = AssignRequest(
+        student_email=email,
+        first_name=student.given_name or "Student",
+        last_name=student.family_name or student.id,
+        new_student_password=password if is_edulastic else None,
+        test_id=lesson.vendor_id if is_edulastic else intent.requested_test_id,
+        subject=lesson.subject,
+        grade_rank=grade_rank(lesson.grade) if lesson.grade is not None else None,
+        line_item_sourced_id=intent.line_item_id,
+        result_sourced_id=intent.sourced_id,
+        exclude_assignment_ids=frozenset(intent.previous_assignment_ids),
+    )
+    try:
+        assignment = deps.providers.get(provider_name).assign(request)
+    except ProviderError:
+        if intent.version == (previous.version + 1 if previous else 1):
+            deps.store.abandon_attempt(intent, previous)
+        raise
+    now = deps.clock.now()
+    first_wait = deps.settings.waits[0] if deps.settings.waits else 0
+    waiting = deps.settings.callback_timeout_seconds if not is_edulastic else first_wait
+    assigned = intent.model_copy(
+        update={
+            "status": AttemptStatus.ASSIGNED,
+            "lease_until": None,
+            "assignment_id": assignment.assignment_id,
+            "class_id": assignment.class_id,
+            "test_id": assignment.test_id,
+            "test_url": assignment.test_url,
+            "provider_user_id": assignment.provider_user_id,
+            "due_at": iso(now + timedelta(seconds=waiting + deps.settings.sweeper_grace_seconds)),
+            "updated_at": iso(now),
+        }
+    )
+    if account is not None and is_edulastic:
+        created = account.created_by_service
+        account = account.model_copy(
+            update={
+                "provider_user_id": assignment.provider_user_id,
+                "created_by_service": created if created is not None else assignment.created_student,
+            }
+        )
+    # Started before the write so no crash can leave an assigned attempt without a workflow;
+    # the workflow's first step waits, and the execution name makes a second start harmless.
+    assigned.workflow_started = _start_workflow(deps, assigned)
+    try:
+        saved = deps.store.save(assigned, account=account if is_edulastic else None)
+    except VersionConflict:
+        return None  # our lease ran out and another request took over: read its result
+    ctx.accounts[provider_name] = account  # type: ignore[assignment]
+    return _outcome(deps, saved, ctx)
+
+
+def _start_workflow(deps: Deps, attempt: Attempt) -> bool:
+    try:
+        deps.workflow.start(attempt)
+    except Exception:  # noqa: BLE001 - the sweeper starts it later; the assignment must not fail
+        log.exception("could not start the finalization workflow; the sweeper will")
+        return False
+    return True
+
+
+def _ensure_workflow(deps: Deps, head: Attempt) -> Attempt:
+    if head.workflow_started or not _start_workflow(deps, head):
+        return head
+    try:
+        return deps.store.save(head.model_copy(update={"workflow_started": True}))
+    except VersionConflict:
+        return head
+
+
+def _outcome(deps: Deps, attempt: Attempt, ctx: Context) -> AssignOutcome:
+    account = ctx.accounts.get(attempt.tool_provider)
+    return AssignOutcome(attempt=attempt, credentials=credentials_for(deps.cipher, attempt.student_id, account))

@@ -1,0 +1,123 @@
+"""Applying new results to an attempt, the transition to final, and the enrollment after it.
+
+Every change goes through `update_attempt`, which re-reads and re-applies on a version
+conflict, so an import, a write-back and a workflow task racing on one attempt all land.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+from ..domain.models import Lesson, Student
+from ..domain.rules import plan_enrollment, xp_for
+from ..errors import ConflictRetryExhausted
+from ..ports import VersionConflict
+from .deps import Deps, iso
+
+log = logging.getLogger(__name__)
+
+_MAX_CONFLICTS = 25
+
+Change = Callable[[Attempt], Attempt | None]
+
+
+def update_attempt(deps: Deps, attempt: Attempt, change: Change) -> Attempt:
+    """Apply `change` (None = nothing to do) and save, retrying on concurrent updates."""
+    for _ in range(_MAX_CONFLICTS):
+        changed = change(attempt)
+        if changed is None:
+            return attempt
+        changed.updated_at = iso(deps.clock.now())
+        try:
+            return deps.store.save(changed)
+        except VersionConflict:
+            fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
+            if fresh is None:
+                return attempt
+            attempt = fresh
+    raise ConflictRetryExhausted("the attempt is being updated by others, retry", retry_after=1)
+
+
+def finalize(deps: Deps, attempt: Attempt, lesson: Lesson) -> Attempt:
+    """The attempt as it is on the transition to final: XP fixed, enrollment planned."""
+    now = deps.clock.now()
+    multiplier, xp = xp_for(lesson.xp, attempt.accuracy, attempt.attempt)
+    plan = plan_enrollment(lesson, attempt, deps.settings.mastery_threshold)
+    return attempt.model_copy(
+        update={
+            "status": AttemptStatus.FINALIZED,
+            "finalized_at": iso(now),
+            "multiplier": multiplier,
+            "xp": xp,
+            "enrollment": plan.status,
+            "lease_until": None,
+            # Only still pending when an enrollment is owed; the sweeper finishes it if we crash.
+            "due_at": iso(now + timedelta(seconds=deps.settings.sweeper_grace_seconds)),
+        }
+    )
+
+
+def complete_enrollment(deps: Deps, attempt: Attempt, lesson: Lesson, student: Student | None) -> Attempt:
+    """Enroll the student as the plan says, exactly once per attempt."""
+    if attempt.enrollment != EnrollmentStatus.PENDING:
+        return attempt
+    plan = plan_enrollment(lesson, attempt, deps.settings.mastery_threshold)
+    course_id, error = plan.course_id, plan.reason
+    try:
+        if error is None and course_id is None:
+            assert plan.track_subject is not None and plan.track_grade is not None
+            org = student.primary_org if student else None
+            course_id = deps.store.find_track_course(plan.track_subject, plan.track_grade, org)
+            if course_id is None:
+                error = f"no subject track for {plan.track_subject} grade {plan.track_grade}"
+        if error is None and course_id is not None and not deps.store.course_exists(course_id):
+            error = f"course '{course_id}' does not exist"
+    except Exception as exc:  # noqa: BLE001 - an enrollment error must not fail the import
+        log.exception("enrollment lookup failed")
+        error = f"enrollment failed: {type(exc).__name__}"
+    for _ in range(_MAX_CONFLICTS):
+        if attempt.enrollment != EnrollmentStatus.PENDING:
+            return attempt
+        now = iso(deps.clock.now())
+        try:
+            if error is not None or course_id is None:
+                log.info("enrollment failed", extra={"reason": error, "attempt": attempt.attempt})
+                failed = attempt.model_copy(
+                    update={"enrollment": EnrollmentStatus.FAILED, "enrollment_error": error, "updated_at": now}
+                )
+                return deps.store.save(failed)
+            enrolled = attempt.model_copy(
+                update={"enrollment": EnrollmentStatus.ENROLLED, "enrolled_course_id": course_id, "updated_at": now}
+            )
+            return deps.store.save_enrollment(enrolled, course_id, _enrollment_record(attempt, course_id, now))
+        except VersionConflict:
+            fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
+            if fresh is None:
+                return attempt
+            attempt = fresh
+    raise ConflictRetryExhausted("the attempt is being updated by others, retry", retry_after=1)
+
+
+def _enrollment_record(attempt: Attempt, course_id: str, now: str) -> dict[str, object]:
+    """A OneRoster-shaped enrollment; the id is derived so a repeat writes the same record."""
+    sourced_id = uuid.uuid5(uuid.NAMESPACE_URL, f"enrollment:{attempt.student_id}:{course_id}")
+    return {
+        "sourcedId": f"enr-{sourced_id}",
+        "status": "active",
+        "dateLastModified": now,
+        "role": "student",
+        "primary": False,
+        "beginDate": now[:10],
+        "user": {"sourcedId": attempt.student_id},
+        "course": {"sourcedId": course_id},
+        "metadata": {
+            "source": "external-test",
+            "lessonId": attempt.lesson_id,
+            "attempt": attempt.attempt,
+            "lessonType": attempt.lesson_type,
+        },
+    }

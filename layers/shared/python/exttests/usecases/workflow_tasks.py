@@ -1,0 +1,161 @@
+"""The finalization workflow's tasks (called by the state machine) and the sweeper."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+from ..domain.rules import next_wait
+from ..errors import NotFound
+from ..ports import VersionConflict
+from .assign import AssignCommand, assign
+from .deps import Deps, iso
+from .finalize import complete_enrollment, update_attempt
+from .results import import_for_context
+
+log = logging.getLogger(__name__)
+
+
+def _past(deadline: str | None, now: datetime) -> bool:
+    return deadline is not None and datetime.fromisoformat(deadline) <= now
+
+
+def _current(deps: Deps, student: str, lesson: str, number: int) -> Attempt:
+    attempt = deps.store.get_attempt(student, lesson, number)
+    if attempt is None:
+        raise NotFound(f"attempt {number} of student '{student}' on lesson '{lesson}' does not exist")
+    return attempt
+
+
+def expire(deps: Deps, attempt: Attempt) -> Attempt:
+    def change(current: Attempt) -> Attempt | None:
+        if current.is_final:
+            return None
+        return current.model_copy(update={"status": AttemptStatus.EXPIRED, "lease_until": None})
+
+    return update_attempt(deps, attempt, change)
+
+
+def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: list[int]) -> dict[str, Any]:
+    now = deps.clock.now()
+    wait = next_wait(waits or list(deps.settings.waits), step)
+    answer = {"finalized": False, "expired": False, "step": step + 1, "waitSeconds": wait}
+    ctx = deps.store.load_context(student, lesson)
+    attempt = ctx.head
+    if attempt is None or attempt.attempt != number:
+        attempt = _current(deps, student, lesson, number)
+    elif not attempt.is_final and _past(attempt.deadline, now):
+        attempt = expire(deps, attempt)
+    elif attempt.is_assigned:
+        attempt = import_for_context(deps, ctx)
+    if attempt.is_final:
+        answer.update(finalized=attempt.finalized, expired=attempt.status == AttemptStatus.EXPIRED)
+    else:
+        deps.store.touch_due(attempt, now + timedelta(seconds=wait + deps.settings.sweeper_grace_seconds))
+    return answer
+
+
+def enroll(deps: Deps, student: str, lesson: str, number: int) -> dict[str, Any]:
+    """Make sure the enrollment of a final attempt is done (after a crash between the two)."""
+    attempt = _current(deps, student, lesson, number)
+    if attempt.enrollment == EnrollmentStatus.PENDING:
+        ctx = deps.store.load_context(student, lesson)
+        if ctx.lesson is not None:
+            attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
+    return {"enrollment": attempt.enrollment.value if attempt.enrollment else None}
+
+
+def register_callback(deps: Deps, student: str, lesson: str, number: int, token: str) -> dict[str, Any]:
+    """Keep the task token where the write-back finds it; wake at once if already final."""
+    now = deps.clock.now()
+    due = iso(now + timedelta(seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds))
+
+    def change(current: Attempt) -> Attempt | None:
+        if current.is_final:
+            return None
+        return current.model_copy(update={"task_token": token, "due_at": due})
+
+    attempt = update_attempt(deps, _current(deps, student, lesson, number), change)
+    if attempt.is_final:
+        deps.workflow.complete_callback(token, {"finalized": attempt.finalized})
+    return {"registered": not attempt.is_final}
+
+
+def record_failure(deps: Deps, student: str, lesson: str, number: int, error: dict[str, Any] | None) -> dict[str, Any]:
+    """Keep why the workflow failed on the attempt; the sweeper restarts it later."""
+    error = error or {}
+    text = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:500]}"
+
+    def change(current: Attempt) -> Attempt | None:
+        return current.model_copy(update={"last_error": text})
+
+    try:
+        update_attempt(deps, _current(deps, student, lesson, number), change)
+    except NotFound:
+        return {"recorded": False}
+    return {"recorded": True}
+
+
+# --- sweeper -------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    examined: int = 0
+    restarted: list[str] = field(default_factory=list)
+    expired: int = 0
+    resumed_assignments: int = 0
+    alive: int = 0
+    errors: int = 0
+
+
+def sweep(deps: Deps, limit: int = 100) -> SweepReport:
+    """Restart the workflow of attempts nobody is looking after. Safe to run twice at once:
+    each restart is a conditional write, and only its winner starts an execution."""
+    now = deps.clock.now()
+    report = SweepReport()
+    for student, lesson, _ in deps.store.due_attempts(now, limit):
+        report.examined += 1
+        try:
+            _sweep_one(deps, student, lesson, now, report)
+        except Exception:  # noqa: BLE001 - one bad attempt must not stop the sweep
+            report.errors += 1
+            log.exception("sweeper could not handle an attempt")
+    return report
+
+
+def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: SweepReport) -> None:
+    head = deps.store.get_head(student, lesson)
+    if head is None or not head.needs_workflow:
+        return
+    if not head.is_final and _past(head.deadline, now):
+        expire(deps, head)
+        report.expired += 1
+        return
+    if head.status == AttemptStatus.ASSIGNING:
+        # A crash between the provider call and the write: finish the assignment the way a
+        # client retry would (the provider's "already assigned" answer is reused).
+        if head.lease_until is None or head.lease_until <= now.timestamp():
+            assign(deps, AssignCommand(student, lesson, head.requested_test_id, head.skip_course_enrollment))
+            report.resumed_assignments += 1
+        return
+    if head.workflow_started and deps.workflow.is_running(head):
+        deps.store.touch_due(head, now + timedelta(seconds=deps.settings.sweeper_grace_seconds))
+        report.alive += 1
+        return
+    restarted = head.model_copy(
+        update={
+            "workflow_generation": head.workflow_generation + 1,
+            "workflow_started": True,
+            "task_token": None,
+            "due_at": iso(now + timedelta(seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds)),
+        }
+    )
+    try:
+        saved = deps.store.save(restarted)
+    except VersionConflict:
+        return  # another sweeper (or the workflow itself) got there first
+    report.restarted.append(deps.workflow.start(saved))

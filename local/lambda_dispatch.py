@@ -1,0 +1,294 @@
+"""Runs the real Lambda handlers in-process when moto invokes a function.
+
+This is the single place that patches moto internals (pinned: moto 5.2.5). Without Docker
+moto's Lambda "simple" backend answers every invoke by echoing the payload; the patch
+replaces `moto.awslambda_simple.models.LambdaSimpleBackend.invoke` so that an invocation of
+a function named in the registry loads `functions/<dir>/app.py` and calls its `handler`.
+Functions not in the registry keep moto's behaviour.
+
+How a failure reaches Step Functions (read from moto 5.2.5
+`stepfunctions/parser/asl/component/state/exec/state_task/lambda_eval_utils.py` and
+`state_task_lambda.py`): the interpreter calls `lambda.invoke` through boto3, treats a
+response with `FunctionError` (the `X-Amz-Function-Error` header) as a failure, parses the
+payload as JSON and uses its `errorType` as the error name that Retry/Catch match. The
+patch therefore answers a raising handler with that header set to "Unhandled" and the same
+payload the AWS Python runtime produces: `{"errorMessage", "errorType", "requestId",
+"stackTrace"}` where `errorType` is the exception class name (e.g. "ProviderUnavailable").
+
+The same loaded-module cache serves the HTTP gateway (`load_handler`, `make_context`) so a
+handler module is imported once per process, as in a warm Lambda container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import logging
+import threading
+import time
+import traceback
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger("local.lambda_dispatch")
+
+Handler = Callable[[Any, Any], Any]
+
+WORKFLOW_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+_lock = threading.RLock()
+_registry: dict[str, Path] = {}
+_original_invoke: Callable[..., Any] | None = None
+_modules: dict[Path, ModuleType] = {}
+
+
+# --- handler loading (shared with the gateway) -------------------------------------------
+
+
+def _module_name(functions_dir: Path) -> str:
+    # Every function has an `app.py`; a per-directory name keeps them apart in sys.modules
+    # and the hash keeps two checkouts (or tmp dirs in tests) with the same leaf apart too.
+    digest = hashlib.sha256(str(functions_dir).encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() else "_" for c in functions_dir.name)
+    return f"_local_lambda_{safe}_{digest}"
+
+
+def load_module(functions_dir: str | Path) -> ModuleType:
+    """Import `<functions_dir>/app.py` once per process (like a warm container)."""
+    directory = Path(functions_dir).resolve()
+    with _lock:
+        cached = _modules.get(directory)
+        if cached is not None:
+            return cached
+        app_path = directory / "app.py"
+        spec = importlib.util.spec_from_file_location(_module_name(directory), app_path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load handler module {app_path}")
+        module = importlib.util.module_from_spec(spec)
+        # Registered only after a successful exec: a module that failed to import is retried
+        # on the next invocation instead of being served half-initialised.
+        spec.loader.exec_module(module)
+        _modules[directory] = module
+        return module
+
+
+def load_handler(functions_dir: str | Path, attribute: str = "handler") -> Handler:
+    handler = getattr(load_module(functions_dir), attribute)
+    if not callable(handler):
+        raise TypeError(f"{functions_dir}/app.py: {attribute} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+def clear_module_cache() -> None:
+    with _lock:
+        _modules.clear()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the AWS Python runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 128
+    timeout_seconds: float = 3.0
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+        if not self.log_stream_name:
+            self.log_stream_name = f"local/[{self.function_version}]{self.aws_request_id[:8]}"
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def function_arn(
+    function_name: str, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
+) -> str:
+    return f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+
+
+def make_context(
+    function_name: str,
+    *,
+    invoked_function_arn: str | None = None,
+    memory_limit_in_mb: int = 128,
+    timeout_seconds: float = 3.0,
+) -> LambdaContext:
+    return LambdaContext(
+        function_name=function_name,
+        invoked_function_arn=invoked_function_arn or function_arn(function_name),
+        memory_limit_in_mb=memory_limit_in_mb,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    """The body the AWS Python runtime returns for an unhandled exception."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+# --- the moto patch ----------------------------------------------------------------------
+
+
+def _function_name_of(name_or_arn: str) -> str:
+    # The interpreter invokes by ARN (`arn:aws:lambda:r:a:function:NAME[:qualifier]`);
+    # boto3 users usually by name.
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        if len(parts) >= 7:
+            return parts[6]
+    return name_or_arn.split(":")[0]
+
+
+def _decode_event(body: Any) -> Any:
+    if body is None or body == b"" or body == "":
+        return {}
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8")
+    return json.loads(body)
+
+
+def _patched_invoke(
+    self: Any,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> str | bytes | None:
+    name = _function_name_of(function_name)
+    with _lock:
+        directory = _registry.get(name)
+        original = _original_invoke
+    if directory is None:
+        if original is None:  # pragma: no cover - only if uninstalled mid-call
+            return None
+        return original(self, function_name, qualifier, body, headers, response_headers)  # type: ignore[no-any-return]
+
+    memory, timeout, arn = 128, 3.0, function_arn(name, getattr(self, "region_name", DEFAULT_REGION))
+    try:
+        fn = self.get_function(name, qualifier)
+        memory, timeout, arn = int(fn.memory_size), float(fn.timeout), fn.function_arn
+    except Exception:  # the function config is a nicety for the context object
+        log.debug("no moto function config for %s; using defaults", name)
+    context = make_context(name, invoked_function_arn=arn, memory_limit_in_mb=memory, timeout_seconds=timeout)
+
+    try:
+        event = _decode_event(body)
+        handler = load_handler(directory)
+        result = handler(event, context)
+    except Exception as exc:  # every handler failure becomes a Lambda function error
+        log.warning(
+            "function %s raised %s", name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG)
+        )
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(error_payload(exc, context.aws_request_id)).encode()
+    try:
+        encoded = json.dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+                "requestId": context.aws_request_id,
+                "stackTrace": [],
+            }
+        ).encode()
+    return encoded
+
+
+def install(registry: Mapping[str, str | Path]) -> None:
+    """Route invocations of the named moto functions to `<dir>/app.py:handler`.
+
+    `registry` maps moto function name → functions directory. Calling it again adds to (and
+    overrides entries of) the registry; the patch itself is applied once.
+    """
+    global _original_invoke
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    with _lock:
+        _registry.update({name: Path(d).resolve() for name, d in registry.items()})
+        if _original_invoke is None:
+            _original_invoke = LambdaSimpleBackend.invoke
+            LambdaSimpleBackend.invoke = _patched_invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Restore moto's own invoke and forget the registry (the module cache stays)."""
+    global _original_invoke
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    with _lock:
+        if _original_invoke is not None:
+            LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
+            _original_invoke = None
+        _registry.clear()
+
+
+def installed() -> bool:
+    with _lock:
+        return _original_invoke is not None
+
+
+def registry() -> dict[str, Path]:
+    with _lock:
+        return dict(_registry)
+
+
+def configure_moto_server(endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Turn on state machine execution and the Docker-less Lambda backend of a moto server."""
+    request = urllib.request.Request(
+        endpoint.rstrip("/") + "/moto-api/config",
+        data=json.dumps(WORKFLOW_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer: dict[str, Any] = json.loads(response.read() or b"{}")
+    return answer
+
+
+@contextlib.contextmanager
+def mock_aws_with_workflow(registry: Mapping[str, str | Path] | None = None) -> Iterator[None]:
+    """`mock_aws` with Step Functions executing and Lambda invokes dispatched to real handlers.
+
+    Uninstalls the dispatch on exit, so do not nest it inside another user of the patch.
+    """
+    from moto import mock_aws
+
+    with mock_aws(config=WORKFLOW_CONFIG):  # type: ignore[arg-type]
+        install(registry or {})
+        try:
+            yield
+        finally:
+            uninstall()

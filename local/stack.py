@@ -1,0 +1,409 @@
+"""The local stack: `python -m local.stack` (what `make run` calls).
+
+Starts, all on 127.0.0.1: moto's server (DynamoDB, KMS, Lambda, Step Functions executing
+the real ASL), the resources of template.yaml on it, in-process dispatch of Lambda
+invocations to the real handlers, the roster, the two provider simulators, and the HTTP
+front (API Gateway HTTP API v2 events + JWT authorizer + OAuth2 token endpoint).
+
+Settings (environment):
+  PORT                     API port (default 3000; 0 = a free port)
+  LOCAL_CLIENT_ID          OAuth2 client with every scope (default "local-client")
+  LOCAL_CLIENT_SECRET      its secret (default "local-secret": a fixed, DEV-ONLY secret so
+                           that scripts can hard-code it; the stack only listens on 127.0.0.1)
+  ROSTER_FILE              roster JSON loaded into the table (default local/demo_roster.json)
+  EDULASTIC_BASE_URL       use this Edulastic instead of starting the simulator; then
+                           EDULASTIC_USERNAME/PASSWORD/CLASS_ID/CLASS_CODE/DISTRICT_ID/APP_URL
+                           are passed through to the handlers
+  MASTERY_TRACK_BASE_URL   same for MasteryTrack (MASTERY_TRACK_API_KEY/EMAIL passed through)
+  WORKFLOW_WAIT_SECONDS    comma-separated waits (default "60,120,300,600,1800,3600")
+  CALLBACK_TIMEOUT_SECONDS MasteryTrack callback timeout (default 21600)
+  MOTO_PORT                moto's port (default: a free port)
+  EDULASTIC_SIM_PORT, MASTERY_TRACK_SIM_PORT   simulator ports (default: free ports)
+  LOG_LEVEL                default INFO
+
+Programmatic use (tests):
+
+    with LocalStack(Settings(port=0, workflow_wait_seconds="0")) as stack:
+        token = requests.post(stack.token_url, auth=(stack.client_id, stack.client_secret),
+                              data={"grant_type": "client_credentials"}).json()["access_token"]
+        requests.get(stack.api_url + "/powerpath/getAssessmentProgress", ...)
+
+Only one LocalStack may run in a process at a time: it sets process-wide state (os.environ
+for boto3 and the handlers, moto's global backends and config, the dispatch patch). `start`
+resets moto's in-memory state; `stop` restores os.environ and removes the dispatch patch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import types
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_LAYER_PATH = str(REPO_ROOT / "layers" / "shared" / "python")
+# The handlers import the shared layer as Lambda would find it on /opt/python.
+if _LAYER_PATH not in sys.path:
+    sys.path.insert(0, _LAYER_PATH)
+
+from local import lambda_dispatch  # noqa: E402
+from local.auth import Issuer  # noqa: E402
+from local.aws_resources import Resources, create_resources, load_template  # noqa: E402
+from local.gateway import Gateway, routes_from_template  # noqa: E402
+
+log = logging.getLogger("local.stack")
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+DEFAULT_CLIENT_ID = "local-client"
+DEFAULT_CLIENT_SECRET = "local-secret"  # dev-only; documented above and in the README
+WRITEBACK_CLIENT_ID = "mastery-track-writeback"
+AUDIENCE = "exttests-local-api"
+_instance_lock = threading.Lock()
+_running: LocalStack | None = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port(raw: str | None, default: int) -> int:
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    port: int = 3000
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    roster_file: str | None = str(REPO_ROOT / "local" / "demo_roster.json")
+    template_path: str = str(REPO_ROOT / "template.yaml")
+    edulastic_base_url: str | None = None
+    mastery_track_base_url: str | None = None
+    # Provider settings passed to the handlers when a real/other provider URL is given.
+    provider_env: dict[str, str] = field(default_factory=dict)
+    workflow_wait_seconds: str = "60,120,300,600,1800,3600"
+    callback_timeout_seconds: int = 21600
+    mastery_threshold: str = "90"
+    moto_port: int = 0
+    edulastic_sim_port: int = 0
+    mastery_track_sim_port: int = 0
+    log_level: str = "INFO"
+    token_ttl: int = 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        passthrough = (
+            "EDULASTIC_USERNAME",
+            "EDULASTIC_PASSWORD",
+            "EDULASTIC_CLASS_ID",
+            "EDULASTIC_CLASS_CODE",
+            "EDULASTIC_DISTRICT_ID",
+            "EDULASTIC_APP_URL",
+            "MASTERY_TRACK_API_KEY",
+            "MASTERY_TRACK_EMAIL",
+            "EDULASTIC_DEADLINE_DAYS",
+            "MASTERY_TRACK_DEADLINE_DAYS",
+        )
+        return cls(
+            port=_port(env.get("PORT"), 3000),
+            client_id=env.get("LOCAL_CLIENT_ID") or DEFAULT_CLIENT_ID,
+            client_secret=env.get("LOCAL_CLIENT_SECRET") or DEFAULT_CLIENT_SECRET,
+            roster_file=env.get("ROSTER_FILE") or str(REPO_ROOT / "local" / "demo_roster.json"),
+            edulastic_base_url=env.get("EDULASTIC_BASE_URL") or None,
+            mastery_track_base_url=env.get("MASTERY_TRACK_BASE_URL") or None,
+            provider_env={k: env[k] for k in passthrough if env.get(k)},
+            workflow_wait_seconds=env.get("WORKFLOW_WAIT_SECONDS") or "60,120,300,600,1800,3600",
+            callback_timeout_seconds=int(env.get("CALLBACK_TIMEOUT_SECONDS") or 21600),
+            mastery_threshold=env.get("MASTERY_THRESHOLD") or "90",
+            moto_port=_port(env.get("MOTO_PORT"), 0),
+            edulastic_sim_port=_port(env.get("EDULASTIC_SIM_PORT"), 0),
+            mastery_track_sim_port=_port(env.get("MASTERY_TRACK_SIM_PORT"), 0),
+            log_level=env.get("LOG_LEVEL") or "INFO",
+        )
+
+
+class LocalStack:
+    """Programmatic start/stop of the whole local stack (see the module docstring)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.api_url = ""
+        self.token_url = ""
+        self.client_id = self.settings.client_id
+        self.client_secret = self.settings.client_secret
+        self.edulastic: Any = None
+        self.mastery_track: Any = None
+        self.resources: Resources | None = None
+        self.moto_endpoint = ""
+        self.issuer: Issuer | None = None
+        self.gateway: Gateway | None = None
+        self._moto: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # --- lifecycle ---
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        global _running
+        with _instance_lock:
+            if _running is not None:
+                raise RuntimeError(
+                    "a LocalStack is already running in this process (os.environ is process-wide)"
+                )
+            _running = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _setenv(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            if key not in self._saved_env:
+                self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        s = self.settings
+        moto_port = s.moto_port or _free_port()
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=moto_port, verbose=False)
+        self._moto.start()
+        moto_port = self._moto.get_host_and_port()[1]
+        self.moto_endpoint = f"http://{HOST}:{moto_port}"
+        # moto's backends are process-global: start from a clean slate.
+        urllib.request.urlopen(  # noqa: S310
+            urllib.request.Request(self.moto_endpoint + "/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        lambda_dispatch.configure_moto_server(self.moto_endpoint)
+        self._setenv(
+            {
+                # The Step Functions interpreter calls Lambda on localhost:$MOTO_PORT.
+                "MOTO_PORT": str(moto_port),
+                "AWS_ENDPOINT_URL": self.moto_endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        for var in ("AWS_PROFILE",):
+            if var in os.environ:
+                self._saved_env.setdefault(var, os.environ[var])
+                del os.environ[var]
+
+        self.resources = create_resources(s.template_path, region=REGION)
+        lambda_dispatch.install(self.resources.dispatch_registry())
+        if s.roster_file:
+            from exttests.roster_loader import load_roster_file
+
+            counts = load_roster_file(s.roster_file, self.resources.table_name)
+            log.info("roster loaded from %s: %s", s.roster_file, counts)
+
+        template = load_template(s.template_path)
+        scopes = _all_scopes(template)
+        routes = routes_from_template(
+            template, Path(s.template_path).resolve().parent, self.resources.function_names
+        )
+        self.gateway = Gateway(routes, None, host=HOST, port=s.port).bind()
+        self.api_url = self.gateway.url
+        self.token_url = self.api_url + "/oauth2/token"
+        writeback_secret = secrets.token_urlsafe(32)
+        self.issuer = Issuer(
+            {
+                s.client_id: (s.client_secret, scopes["all"]),
+                WRITEBACK_CLIENT_ID: (writeback_secret, scopes["writeback"]),
+            },
+            issuer_url=self.api_url,
+            audience=AUDIENCE,
+            ttl=s.token_ttl,
+        )
+        self.gateway.issuer = self.issuer
+
+        handler_env = self._start_providers(writeback_secret)
+        handler_env.update(
+            {
+                "TABLE_NAME": self.resources.table_name,
+                "STATE_MACHINE_ARN": self.resources.state_machine_arn,
+                "CREDENTIALS_KMS_KEY_ID": self.resources.kms_key_id,
+                "WORKFLOW_WAIT_SECONDS": s.workflow_wait_seconds,
+                "CALLBACK_TIMEOUT_SECONDS": str(s.callback_timeout_seconds),
+                "MASTERY_THRESHOLD": s.mastery_threshold,
+                "POWERTOOLS_SERVICE_NAME": "external-tests",
+                "POWERTOOLS_METRICS_NAMESPACE": "ExternalTests",
+                "POWERTOOLS_LOG_LEVEL": s.log_level.upper(),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        self._setenv(handler_env)
+        self.gateway.serve()
+
+    def _start_providers(self, writeback_secret: str) -> dict[str, str]:
+        s = self.settings
+        env: dict[str, str] = dict(s.provider_env)
+        if s.edulastic_base_url:
+            env["EDULASTIC_BASE_URL"] = s.edulastic_base_url
+        else:
+            from local.simulators.edulastic import create_edulastic_simulator
+
+            creds = {
+                "username": "local-integration@edulastic.example.com",
+                "password": secrets.token_urlsafe(16),
+                "class_id": "local-class-1",
+                "class_code": "LOCAL1",
+            }
+            self.edulastic = create_edulastic_simulator(HOST, s.edulastic_sim_port, **creds)
+            self.edulastic.start()
+            env.update(
+                {
+                    "EDULASTIC_BASE_URL": self.edulastic.url,
+                    "EDULASTIC_APP_URL": self.edulastic.app_url,
+                    "EDULASTIC_USERNAME": creds["username"],
+                    "EDULASTIC_PASSWORD": creds["password"],
+                    "EDULASTIC_CLASS_ID": creds["class_id"],
+                    "EDULASTIC_CLASS_CODE": creds["class_code"],
+                    "EDULASTIC_DISTRICT_ID": s.provider_env.get("EDULASTIC_DISTRICT_ID", "local-district-1"),
+                }
+            )
+        if s.mastery_track_base_url:
+            env["MASTERY_TRACK_BASE_URL"] = s.mastery_track_base_url
+        else:
+            from local.simulators.mastery_track import create_mastery_track_simulator
+
+            api_key = secrets.token_urlsafe(24)
+            api_email = "local-integration@masterytrack.example.com"
+            self.mastery_track = create_mastery_track_simulator(
+                HOST,
+                s.mastery_track_sim_port,
+                api_key=api_key,
+                api_email=api_email,
+                writeback_base_url=self.api_url,
+                token_url=self.token_url,
+                client_id=WRITEBACK_CLIENT_ID,
+                client_secret=writeback_secret,
+            )
+            self.mastery_track.start()
+            env.update(
+                {
+                    "MASTERY_TRACK_BASE_URL": self.mastery_track.url,
+                    "MASTERY_TRACK_API_KEY": api_key,
+                    "MASTERY_TRACK_EMAIL": api_email,
+                }
+            )
+        return env
+
+    def stop(self) -> None:
+        """Stop everything that was started (safe after a failed or partial start)."""
+        global _running
+        for name in ("gateway", "edulastic", "mastery_track"):
+            component = getattr(self, name)
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+        lambda_dispatch.uninstall()
+        if self._moto is not None:
+            try:
+                self._moto.stop()
+            except Exception:
+                log.exception("stopping moto failed")
+            self._moto = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        with _instance_lock:
+            if _running is self:
+                _running = None
+
+
+def _all_scopes(template: Mapping[str, Any]) -> dict[str, list[str]]:
+    from local.aws_resources import Resolver
+
+    resolver = Resolver(template)
+    found: dict[str, list[str]] = {"all": [], "writeback": []}
+    for name, key in (("PowerPathScope", "all"), ("WriteBackScope", "writeback")):
+        try:
+            scope = str(resolver.ref(name))
+        except ValueError:
+            continue
+        found[key].append(scope)
+    for route in routes_from_template(template, REPO_ROOT):
+        for scope in route.scopes:
+            if scope not in found["all"]:
+                found["all"].append(scope)
+    for scope in found["writeback"]:
+        if scope not in found["all"]:
+            found["all"].append(scope)
+    return found
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Request lines of moto and werkzeug are noise at INFO; the gateway logs its own.
+    if settings.log_level.upper() != "DEBUG":
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("botocore").setLevel(logging.WARNING)
+
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    stack = LocalStack(settings).start()
+    try:
+        lines = [
+            f"API:            {stack.api_url}",
+            f"Token URL:      {stack.token_url}",
+            f"Client id:      {stack.client_id}",
+            # Printed on purpose (dev-only credentials for the operator), never logged.
+            f"Client secret:  {stack.client_secret}",
+            f"moto:           {stack.moto_endpoint}",
+        ]
+        if stack.edulastic is not None:
+            lines.append(f"Edulastic sim:  {stack.edulastic.url}")
+        if stack.mastery_track is not None:
+            lines.append(f"MasteryTrack sim: {stack.mastery_track.url}")
+        print("\n".join(lines), flush=True)
+        print("ready", flush=True)
+        while not stop_event.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
