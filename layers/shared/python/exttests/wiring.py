@@ -33,6 +33,29 @@ def _secret(env_name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def http_settings() -> Any:
+    """Timeouts, retries and the circuit breaker, tunable per deployment (and by tests)."""
+    from .providers.http import HttpSettings
+
+    names = {
+        "connect_timeout": "PROVIDER_CONNECT_TIMEOUT",
+        "read_timeout": "PROVIDER_READ_TIMEOUT",
+        "max_attempts": "PROVIDER_MAX_ATTEMPTS",
+        "backoff_base": "PROVIDER_BACKOFF_BASE",
+        "backoff_cap": "PROVIDER_BACKOFF_CAP",
+        "retry_after_cap": "PROVIDER_RETRY_AFTER_CAP",
+        "breaker_failure_threshold": "PROVIDER_BREAKER_THRESHOLD",
+        "breaker_cooldown": "PROVIDER_BREAKER_COOLDOWN",
+    }
+    overrides: dict[str, Any] = {}
+    for field_name, env in names.items():
+        raw = os.environ.get(env)
+        if raw:
+            number = float(raw)
+            overrides[field_name] = int(number) if field_name in ("max_attempts", "breaker_failure_threshold") else number
+    return HttpSettings(**overrides)
+
+
 def _setting(secret: dict[str, Any], env: str, key: str, default: str = "") -> str:
     return os.environ.get(env) or str(secret.get(key) or default)
 
@@ -66,6 +89,7 @@ class ProviderRegistry:
                     class_code=_setting(secret, "EDULASTIC_CLASS_CODE", "class_code"),
                     district_id=_setting(secret, "EDULASTIC_DISTRICT_ID", "district_id"),
                     institution_ids=tuple(i.strip() for i in institutions.split(",") if i.strip()),
+                    http=http_settings(),
                 )
             )
         if name == "mastery-track":
@@ -77,6 +101,7 @@ class ProviderRegistry:
                     base_url=_setting(secret, "MASTERY_TRACK_BASE_URL", "base_url"),
                     api_key=_setting(secret, "MASTERY_TRACK_API_KEY", "api_key"),
                     email=_setting(secret, "MASTERY_TRACK_EMAIL", "email"),
+                    http=http_settings(),
                 )
             )
         raise Unprocessable(f"tool provider '{name}' is not supported")

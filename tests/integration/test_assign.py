@@ -1,0 +1,224 @@
+"""makeExternalTestAssignment through the real handler, on moto, against the provider simulators."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.support import assert_valid
+
+PATH = "/powerpath/makeExternalTestAssignment"
+EDU_LESSON = "lesson-edu-testout-math-g5"
+MT_LESSON = "lesson-mt-testout-math-g5"
+ADA = "student-ada"
+ADA_EMAIL = "ada.lovelace@students.example.com"
+
+
+def _assignments(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(state["assignments"])
+
+
+def test_edulastic_assignment_returns_credentials_and_is_stored(service: Any) -> None:
+    status, body = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200, body
+    assert_valid(PATH, "post", 200, body)
+    assert body["toolProvider"] == "edulastic" and body["lessonType"] == "test-out" and body["attempt"] == 1
+    assert body["testId"] == "edu-test-algebra-1"
+    assert body["classId"] == "class-int-1"
+    assert body["testUrl"].endswith(f"/home/group/class-int-1/assignment/{body['assignmentId']}")
+    assert body["credentials"]["email"] == ADA_EMAIL
+    # The password handed out is the one the student was created with on the provider.
+    users = {u["email"]: u for u in service.edulastic.state["users"]}
+    assert users[ADA_EMAIL]["password"] == body["credentials"]["password"]
+    head = service.head(ADA, EDU_LESSON)
+    assert head.assignment_id == body["assignmentId"] and head.status == "assigned"
+    assert head.workflow_started
+
+
+def test_password_is_encrypted_at_rest(service: Any) -> None:
+    _, body = service.assign(ADA, EDU_LESSON)
+    password = body["credentials"]["password"]
+    assert all(password not in str(item) for item in service.items())
+
+
+def test_mastery_track_assignment_by_subject_and_grade(service: Any) -> None:
+    status, body = service.assign(ADA, MT_LESSON)
+
+    assert status == 200, body
+    assert_valid(PATH, "post", 200, body)
+    assert body["toolProvider"] == "mastery-track" and body["classId"] == ""
+    assert "credentials" not in body  # MasteryTrack has no password the service could give
+    [assignment] = _assignments(service.mastery_track.state)
+    assert assignment["subject"] == "Math" and assignment["grade_rank"] == 5
+    head = service.head(ADA, MT_LESSON)
+    # MasteryTrack writes back to the ids it was given at assign time.
+    assert assignment["assessment_result_sourced_id"] == head.sourced_id
+    assert assignment["assessment_line_item_sourced_id"] == head.line_item_id
+
+
+def test_mastery_track_test_id_overrides_subject_and_grade(service: Any) -> None:
+    status, body = service.assign(ADA, MT_LESSON, testId="mt-reading-g4")
+
+    assert status == 200, body
+    assert body["testId"] == "mt-reading-g4"
+    [assignment] = _assignments(service.mastery_track.state)
+    assert assignment["timeback_id"] == "mt-reading-g4"
+
+
+def test_repeat_returns_the_stored_assignment_without_a_provider_call(service: Any) -> None:
+    _, first = service.assign(ADA, EDU_LESSON)
+    calls_before = dict(service.edulastic.state["calls"])
+    _, second = service.assign(ADA, EDU_LESSON)
+
+    assert second == first
+    assert service.edulastic.state["calls"] == calls_before
+
+
+def test_twenty_concurrent_identical_requests_make_one_assignment(service: Any) -> None:
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: service.assign(ADA, EDU_LESSON), range(20)))
+
+    assert {status for status, _ in answers} == {200}
+    assert len({body["assignmentId"] for _, body in answers}) == 1
+    assert len({body["credentials"]["password"] for _, body in answers}) == 1
+    assert len(_assignments(service.edulastic.state)) == 1
+    assert service.edulastic.state["calls"].get("POST /assignments/v2/assign") == 1
+
+
+def test_new_attempt_after_the_current_one_is_final(service: Any) -> None:
+    _, first = service.assign(ADA, EDU_LESSON)
+    service.edulastic_control(
+        "finish",
+        {"assignmentId": first["assignmentId"], "email": ADA_EMAIL,
+         "questions": [{"index": i, "score": 0, "correct": False} for i in range(4)]},
+    )
+    assert service.import_results(ADA, EDU_LESSON)[1]["finalized"] is True
+
+    status, second = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200 and second["attempt"] == 2
+    assert second["assignmentId"] != first["assignmentId"]
+    assert second["credentials"] == first["credentials"]  # one password per student and provider
+    assert len(_assignments(service.edulastic.state)) == 2
+
+
+# --- errors: each one answers the IMS body and writes nothing --------------------------------
+
+
+def _ims(status: int, body: Any, minor: str) -> None:
+    assert_valid(PATH, "post", status, body)
+    assert body["imsx_codeMajor"] == "failure" and body["imsx_severity"] == "error"
+    assert body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == minor
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{}",
+        '{"student": "", "lesson": "x"}',
+        '{"student": "   ", "lesson": "x"}',
+        '{"student": "student-ada"}',
+        '{"student": 5, "lesson": "x"}',
+        '{"student": "student-ada", "lesson": "lesson-edu-testout-math-g5", "skipCourseEnrollment": "yes"}',
+        '{"student": "student-ada", "lesson": "lesson-edu-testout-math-g5", "testId": 7}',
+        '{"student": "a\\u0000b", "lesson": "x"}',
+        "not json",
+        "[1, 2]",
+        '"student"',
+        "",
+    ],
+)
+def test_malformed_body_is_400_and_writes_nothing(service: Any, raw: str) -> None:
+    before = service.snapshot()
+    status, body, _ = service.http("assign", "POST", PATH, raw_body=raw)
+    assert status == 400, body
+    _ims(400, body, "invaliddata")
+    assert service.snapshot() == before
+
+
+def test_wrong_content_type_is_400(service: Any) -> None:
+    status, body, _ = service.http(
+        "assign", "POST", PATH, body={"student": ADA, "lesson": EDU_LESSON}, headers={"content-type": "text/plain"}
+    )
+    assert status == 400 and "content type" in body["imsx_description"]
+
+
+@pytest.mark.parametrize(
+    ("student", "lesson", "field"),
+    [
+        ("student-nobody", EDU_LESSON, "student"),
+        ("teacher-1", EDU_LESSON, "student"),
+        (ADA, "lesson-nothing", "lesson"),
+        ("' OR 1=1 --", EDU_LESSON, "student"),
+        ("学生#1", EDU_LESSON, "student"),
+    ],
+)
+def test_unknown_student_or_lesson_is_404(service: Any, student: str, lesson: str, field: str) -> None:
+    before = service.snapshot()
+    status, body = service.assign(student, lesson)
+    assert status == 404, body
+    _ims(404, body, "unknownobject")
+    assert body["imsx_error_details"][0]["field"] == field
+    assert service.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("student", "lesson"),
+    [
+        (ADA, "lesson-quiz-math-g5"),
+        (ADA, "lesson-unsupported-provider"),
+        ("student-noemail", EDU_LESSON),
+    ],
+)
+def test_ineligible_lesson_or_student_is_422(service: Any, student: str, lesson: str) -> None:
+    before = service.snapshot()
+    status, body = service.assign(student, lesson)
+    assert status == 422, body
+    _ims(422, body, "invaliddata")
+    assert service.snapshot() == before
+    assert not _assignments(service.edulastic.state)
+
+
+def test_provider_rejection_is_422_naming_the_provider(service: Any) -> None:
+    before = service.snapshot()
+    status, body = service.assign(ADA, MT_LESSON, testId="mt-no-such-test")
+    assert status == 422, body
+    _ims(422, body, "invaliddata")
+    assert "mastery-track" in body["imsx_description"]
+    assert service.snapshot() == before
+
+
+def _without_accounts(snapshot: list[str]) -> list[str]:
+    # The student's generated provider password is kept on purpose (the provider may already
+    # have registered the student with it); no attempt, alias or result is written.
+    return [item for item in snapshot if "PROVIDER#" not in item]
+
+
+def test_provider_outage_is_502_and_writes_no_attempt(service: Any) -> None:
+    before = service.snapshot()
+    service.edulastic_control("faults", {"outage": True})
+    status, body = service.assign(ADA, EDU_LESSON)
+    assert status == 502, body
+    _ims_502 = body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+    assert _ims_502 == "internal_server_error" and "edulastic" in body["imsx_description"]
+    assert _without_accounts(service.snapshot()) == _without_accounts(before)
+    assert service.head(ADA, EDU_LESSON) is None
+
+
+def test_open_circuit_is_503_with_retry_after_and_no_provider_call(service: Any) -> None:
+    service.mastery_track_control("faults", {"outage": True})
+    for _ in range(3):  # PROVIDER_BREAKER_THRESHOLD failures open the circuit
+        assert service.assign(ADA, MT_LESSON)[0] == 502
+    calls = sum(service.mastery_track.state["calls"].values())
+    before = service.snapshot()
+
+    status, body, headers = service.http("assign", "POST", PATH, body={"student": ADA, "lesson": MT_LESSON})
+
+    assert status == 503, body
+    assert int(headers["Retry-After"]) >= 1
+    assert body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "server_busy"
+    assert sum(service.mastery_track.state["calls"].values()) == calls
+    assert service.snapshot() == before

@@ -1,0 +1,89 @@
+"""Helpers shared by the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "tests" / "schemas"
+DEMO_ROSTER = ROOT / "local" / "demo_roster.json"
+
+EDU_USER = {"username": "service@edulastic.test", "password": "edu-service-pass-1", "class_id": "class-int-1",
+            "class_code": "CLS-INT-1"}
+MT_USER = {"api_key": "mt-api-key-int-1", "api_email": "api@masterytrack.test"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str] | list[tuple[str, str]] | None = None,
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    route: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer would pass it on."""
+    raw_query = urlencode(query or {})
+    params: dict[str, str] = {}
+    for name, value in (query.items() if isinstance(query, Mapping) else (query or [])):
+        params[name] = f"{params[name]},{value}" if name in params else value
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {route or path}",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "queryStringParameters": params or None,
+        "pathParameters": dict(path_parameters or {}) or None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "test",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "pytest"},
+            "requestId": "req-1",
+            "routeKey": f"{method} {route or path}",
+            "stage": "$default",
+            "authorizer": {"jwt": {"claims": {"client_id": "test"}, "scopes": ["exttests/powerpath"]}},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((SCHEMAS / name).read_text())
+    return loaded
+
+
+def response_validator(path: str, method: str, status: int = 200) -> Any:
+    """A jsonschema validator for one response of the public PowerPath fragment (OpenAPI 3.1)."""
+    import jsonschema
+
+    document = load_schema("powerpath-external-tests.yaml")
+    operation = document["paths"][path][method.lower()]
+    schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    wrapped = {**schema, "components": document["components"]}
+    validator_class = jsonschema.validators.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema"})
+    return validator_class(wrapped, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def assert_valid(path: str, method: str, status: int, body: Any) -> None:
+    errors = sorted(response_validator(path, method, status).iter_errors(body), key=str)
+    assert not errors, [e.message for e in errors]
