@@ -186,6 +186,11 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         s = self.settings
+        # moto's and the gateway's werkzeug servers log every request at INFO; the gateway
+        # logs its own summary line instead. Respect a level the caller chose.
+        werkzeug_logger = logging.getLogger("werkzeug")
+        if werkzeug_logger.level == logging.NOTSET and s.log_level.upper() != "DEBUG":
+            werkzeug_logger.setLevel(logging.WARNING)
         moto_port = s.moto_port or _free_port()
         self._moto = ThreadedMotoServer(ip_address=HOST, port=moto_port, verbose=False)
         self._moto.start()
@@ -316,6 +321,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop everything that was started (safe after a failed or partial start)."""
         global _running
+        self._stop_executions()
         for name in ("gateway", "edulastic", "mastery_track"):
             component = getattr(self, name)
             if component is not None:
@@ -339,6 +345,24 @@ class LocalStack:
         with _instance_lock:
             if _running is self:
                 _running = None
+
+    def _stop_executions(self) -> None:
+        # moto runs executions on background threads that outlive the server; a polling loop
+        # with short waits would keep calling the (stopped) providers and moto forever.
+        if self._moto is None or self.resources is None or not self.resources.state_machine_arn:
+            return
+        import boto3
+
+        try:
+            sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=self.moto_endpoint)
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"
+            )
+            for page in pages:
+                for execution in page["executions"]:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
+        except Exception:
+            log.exception("stopping running executions failed")
 
 
 def _all_scopes(template: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -118,6 +118,19 @@ class Service:
 
         return DynamoStore(self.table).get_head(student, lesson)
 
+    def wait_for_callback(self, student: str, lesson: str, timeout: float = 10.0) -> Any:
+        """The MasteryTrack workflow registers its task token right after assign; tests that
+        compare table snapshots wait for that write first."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            head = self.head(student, lesson)
+            if head is not None and head.task_token:
+                return head
+            time.sleep(0.02)
+        raise AssertionError("the workflow did not register its callback")
+
     def edulastic_control(self, route: str, body: dict[str, Any] | None = None) -> Any:
         base = self.edulastic.app_url
         answer = requests.post(f"{base}/_control/{route}", json=body or {}, timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,14 +84,22 @@ def edulastic_score_status(submitted: bool, graded: str | None, final: bool) -> 
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from a lenient source (write-backs are untrusted), else None."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(str(value))
-    except ValueError:
+        number = float(value) if isinstance(value, int | float) else float(str(value))
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -108,7 +117,7 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
         for index, raw in enumerate(q for q in raw_questions if isinstance(q, dict)):
             max_score = _number(raw.get("maxScore")) or 1.0
             points = _number(raw.get("score")) or 0.0
-            correct = raw.get("correct")
+            correct = _flag(raw.get("correct"))
             questions.append(
                 QuestionResult(
                     id=str(raw.get("id") or raw.get("questionId") or index),
@@ -122,7 +131,7 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
                     max_score=max_score,
                     answered=True,
                     graded=True,
-                    correct=bool(correct) if correct is not None else points >= max_score,
+                    correct=correct if correct is not None else points >= max_score,
                     feedback=str(raw.get("feedback") or ""),
                 )
             )
@@ -147,9 +156,8 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
 def mastery_track_is_final(record: dict[str, Any]) -> bool:
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     assert isinstance(metadata, dict)
-    return record.get("scoreStatus") == ScoreStatus.FULLY_GRADED.value and metadata.get(
-        "masteryTrackProcessed"
-    ) in (True, "true")
+    processed = _flag(metadata.get("masteryTrackProcessed"))
+    return record.get("scoreStatus") == ScoreStatus.FULLY_GRADED.value and processed is True
 
 
 # --- XP ----------------------------------------------------------------------------------
