@@ -286,7 +286,7 @@ def mock_aws_with_workflow(registry: Mapping[str, str | Path] | None = None) -> 
     """
     from moto import mock_aws
 
-    with mock_aws(config=WORKFLOW_CONFIG):  # type: ignore[arg-type]
+    with mock_aws(config=WORKFLOW_CONFIG):  # type: ignore[call-overload]
         install(registry or {})
         try:
             yield

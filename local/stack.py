@@ -213,7 +213,9 @@ class LocalStack:
                 "AWS_REGION": REGION,
             }
         )
-        for var in ("AWS_PROFILE",):
+        # A secret id would send the handlers to Secrets Manager, which the local stack does not
+        # fill: locally the provider settings come from plain variables.
+        for var in ("AWS_PROFILE", "EDULASTIC_SECRET_ID", "MASTERY_TRACK_SECRET_ID"):
             if var in os.environ:
                 self._saved_env.setdefault(var, os.environ[var])
                 del os.environ[var]
@@ -262,6 +264,7 @@ class LocalStack:
             }
         )
         self._setenv(handler_env)
+        _reset_handler_caches()
         self.gateway.serve()
 
     def _start_providers(self, writeback_secret: str) -> dict[str, str]:
@@ -278,7 +281,14 @@ class LocalStack:
                 "class_id": "local-class-1",
                 "class_code": "LOCAL1",
             }
-            self.edulastic = create_edulastic_simulator(HOST, s.edulastic_sim_port, **creds)
+            self.edulastic = create_edulastic_simulator(
+                HOST,
+                s.edulastic_sim_port,
+                username=creds["username"],
+                password=creds["password"],
+                class_id=creds["class_id"],
+                class_code=creds["class_code"],
+            )
             self.edulastic.start()
             env.update(
                 {
@@ -342,6 +352,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        _reset_handler_caches()
         with _instance_lock:
             if _running is self:
                 _running = None
@@ -363,6 +374,18 @@ class LocalStack:
                     sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
         except Exception:
             log.exception("stopping running executions failed")
+
+
+def _reset_handler_caches() -> None:
+    # The shared layer caches its dependencies (table name, provider URLs, boto3 clients) per
+    # process, like a warm Lambda container; a new stack in the same process needs fresh ones.
+    try:
+        from exttests import wiring
+    except ImportError:
+        return
+    reset = getattr(wiring, "reset", None)
+    if callable(reset):
+        reset()
 
 
 def _all_scopes(template: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ from local.gateway import MAX_BODY_BYTES, Gateway, Route, routes_from_template
 POWERPATH = "exttests/powerpath"
 WRITEBACK = "exttests/writeback"
 
-HANDLER = '''
+HANDLER = """
 import base64
 import json
 from pathlib import Path
@@ -42,7 +42,7 @@ def handler(event, context):
                 "cookies": ["a=1", "b=2"]}
     return {"statusCode": 200, "headers": {"Content-Type": "application/json", "X-Fn": context.function_name},
             "body": json.dumps({"ok": True})}
-'''
+"""
 
 
 @pytest.fixture
@@ -188,31 +188,45 @@ def test_unauthenticated_requests_never_reach_the_handler(
     assert _events(function_dir) == []
 
 
-def test_missing_scope_is_403_without_calling_the_handler(client: Client, issuer: Issuer, function_dir: Path) -> None:
-    response = client.get("/powerpath/getAssessmentProgress", headers=_auth(issuer, "writer", "writer-secret"))
+def test_missing_scope_is_403_without_calling_the_handler(
+    client: Client, issuer: Issuer, function_dir: Path
+) -> None:
+    response = client.get(
+        "/powerpath/getAssessmentProgress", headers=_auth(issuer, "writer", "writer-secret")
+    )
     body = _assert_ims(response, 403, "forbidden")
     assert body["message"] == body["imsx_description"]
     assert _events(function_dir) == []
 
 
-def test_oversized_body_is_413_without_calling_the_handler(client: Client, issuer: Issuer, function_dir: Path) -> None:
+def test_oversized_body_is_413_without_calling_the_handler(
+    client: Client, issuer: Issuer, function_dir: Path
+) -> None:
     response = client.post(
         "/powerpath/makeExternalTestAssignment", data=b"x" * (MAX_BODY_BYTES + 1), headers=_auth(issuer)
     )
     _assert_ims(response, 413, "invaliddata")
     assert _events(function_dir) == []
-    ok = client.post("/powerpath/makeExternalTestAssignment", data=b"x" * MAX_BODY_BYTES, headers=_auth(issuer))
+    ok = client.post(
+        "/powerpath/makeExternalTestAssignment", data=b"x" * MAX_BODY_BYTES, headers=_auth(issuer)
+    )
     assert ok.status_code == 200
 
 
 def test_unknown_route_and_wrong_method_are_404(client: Client, issuer: Issuer, function_dir: Path) -> None:
     _assert_ims(client.get("/nope", headers=_auth(issuer)), 404, "unknownobject")
-    _assert_ims(client.delete("/powerpath/getAssessmentProgress", headers=_auth(issuer)), 404, "unknownobject")
-    _assert_ims(client.get("/powerpath/getAssessmentProgress/extra", headers=_auth(issuer)), 404, "unknownobject")
+    _assert_ims(
+        client.delete("/powerpath/getAssessmentProgress", headers=_auth(issuer)), 404, "unknownobject"
+    )
+    _assert_ims(
+        client.get("/powerpath/getAssessmentProgress/extra", headers=_auth(issuer)), 404, "unknownobject"
+    )
     assert _events(function_dir) == []
 
 
-def test_handler_exception_is_500_ims(client: Client, issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
+def test_handler_exception_is_500_ims(
+    client: Client, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
     response = client.get("/powerpath/getAssessmentProgress?mode=boom", headers=_auth(issuer))
     _assert_ims(response, 500, "internal_server_error")
     assert "handler bug" not in response.get_data(as_text=True)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.workflow
 
 REGION = "us-east-1"
 
-HANDLER = '''
+HANDLER = """
 import json
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def handler(event, context):
         "request_id": context.aws_request_id,
         "memory": context.memory_limit_in_mb,
     }
-'''
+"""
 
 
 def _zip() -> bytes:
@@ -100,7 +100,9 @@ def _definition(function_arn: str) -> str:
                             "BackoffRate": 1.0,
                         }
                     ],
-                    "Catch": [{"ErrorEquals": ["ProviderUnavailable"], "ResultPath": "$.error", "Next": "Caught"}],
+                    "Catch": [
+                        {"ErrorEquals": ["ProviderUnavailable"], "ResultPath": "$.error", "Next": "Caught"}
+                    ],
                     "End": True,
                 },
                 "Caught": {"Type": "Pass", "End": True},
@@ -164,7 +166,9 @@ def test_handler_exception_is_retried_and_caught_by_its_class_name(fake_function
     for event in failures:
         details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails")
         assert details["error"] == "ProviderUnavailable"
-    assert any(e["type"] == "PassStateEntered" and e["stateEnteredEventDetails"]["name"] == "Caught" for e in history)
+    assert any(
+        e["type"] == "PassStateEntered" and e["stateEnteredEventDetails"]["name"] == "Caught" for e in history
+    )
     assert (fake_function_dir / "calls.txt").read_text() == "2"
 
 

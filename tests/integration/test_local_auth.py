@@ -103,7 +103,9 @@ def test_expired_token_is_unauthorized(issuer: Issuer, clock: FakeClock) -> None
 
 
 def test_token_signed_by_another_key_is_unauthorized(issuer: Issuer, clock: FakeClock) -> None:
-    other = Issuer({"app": ("app-secret", [POWERPATH])}, issuer_url=ISSUER_URL, audience=AUDIENCE, clock=clock)
+    other = Issuer(
+        {"app": ("app-secret", [POWERPATH])}, issuer_url=ISSUER_URL, audience=AUDIENCE, clock=clock
+    )
     token = other.token("app", "app-secret", None)
     with pytest.raises(Unauthorized):
         issuer.verify(_bearer(token), [POWERPATH])
@@ -112,10 +114,14 @@ def test_token_signed_by_another_key_is_unauthorized(issuer: Issuer, clock: Fake
 def test_tampered_and_unsigned_tokens_are_unauthorized(issuer: Issuer) -> None:
     token = issuer.token("app", "app-secret", None)["access_token"]
     header, payload, signature = token.split(".")
-    forged_payload = base64.urlsafe_b64encode(b'{"scope":"exttests/powerpath","iss":"x"}').rstrip(b"=").decode()
+    forged_payload = (
+        base64.urlsafe_b64encode(b'{"scope":"exttests/powerpath","iss":"x"}').rstrip(b"=").decode()
+    )
     with pytest.raises(Unauthorized):
         issuer.verify(f"Bearer {header}.{forged_payload}.{signature}", [POWERPATH])
-    unsigned = jwt.encode({"iss": ISSUER_URL, "aud": AUDIENCE, "exp": 4_000_000_000, "iat": 1}, None, algorithm="none")
+    unsigned = jwt.encode(
+        {"iss": ISSUER_URL, "aud": AUDIENCE, "exp": 4_000_000_000, "iat": 1}, None, algorithm="none"
+    )
     with pytest.raises(Unauthorized):
         issuer.verify(f"Bearer {unsigned}", [])
 
@@ -129,7 +135,9 @@ def test_wrong_audience_and_wrong_issuer_are_unauthorized(clock: FakeClock) -> N
     verifier._key = minting._key
     with pytest.raises(Unauthorized, match="audience"):
         verifier.verify(_bearer(token), [POWERPATH])
-    other_iss = Issuer(clients, issuer_url="https://elsewhere.example.com", audience="someone-else", clock=clock)
+    other_iss = Issuer(
+        clients, issuer_url="https://elsewhere.example.com", audience="someone-else", clock=clock
+    )
     other_iss._key = minting._key
     with pytest.raises(Unauthorized, match="issuer"):
         other_iss.verify(_bearer(token), [POWERPATH])
@@ -146,7 +154,9 @@ def client(issuer: Issuer) -> Client:
 def test_token_endpoint_with_basic_auth(client: Client, issuer: Issuer) -> None:
     basic = base64.b64encode(b"app:app-secret").decode()
     response = client.post(
-        "/oauth2/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
     )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
@@ -159,7 +169,12 @@ def test_token_endpoint_with_basic_auth(client: Client, issuer: Issuer) -> None:
 def test_token_endpoint_with_form_credentials_and_scope(client: Client, issuer: Issuer) -> None:
     response = client.post(
         "/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "app-secret", "scope": WRITEBACK},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "app",
+            "client_secret": "app-secret",
+            "scope": WRITEBACK,
+        },
     )
     assert response.status_code == 200
     assert issuer.verify(_bearer(response.get_json()), [WRITEBACK])["scope"] == WRITEBACK
@@ -169,11 +184,24 @@ def test_token_endpoint_with_form_credentials_and_scope(client: Client, issuer: 
     ("form", "error"),
     [
         ({"grant_type": "client_credentials", "client_id": "app", "client_secret": "nope"}, "invalid_client"),
-        ({"grant_type": "client_credentials", "client_id": "ghost", "client_secret": "app-secret"}, "invalid_client"),
+        (
+            {"grant_type": "client_credentials", "client_id": "ghost", "client_secret": "app-secret"},
+            "invalid_client",
+        ),
         ({"grant_type": "client_credentials"}, "invalid_client"),
-        ({"grant_type": "password", "client_id": "app", "client_secret": "app-secret"}, "unsupported_grant_type"),
-        ({"grant_type": "client_credentials", "client_id": "writer", "client_secret": "writer-secret",
-          "scope": POWERPATH}, "invalid_scope"),
+        (
+            {"grant_type": "password", "client_id": "app", "client_secret": "app-secret"},
+            "unsupported_grant_type",
+        ),
+        (
+            {
+                "grant_type": "client_credentials",
+                "client_id": "writer",
+                "client_secret": "writer-secret",
+                "scope": POWERPATH,
+            },
+            "invalid_scope",
+        ),
     ],
 )
 def test_token_endpoint_errors(client: Client, form: dict[str, str], error: str) -> None:

@@ -131,6 +131,8 @@ def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: Swe
     head = deps.store.get_head(student, lesson)
     if head is None or not head.needs_workflow:
         return
+    if head.due_at and datetime.fromisoformat(head.due_at) > now:
+        return  # touched since the index was read: another sweeper or the workflow has it
     if not head.is_final and _past(head.deadline, now):
         expire(deps, head)
         report.expired += 1

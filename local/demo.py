@@ -1,0 +1,264 @@
+"""The end-to-end demo: `python -m local.demo` (what `make demo` calls).
+
+Starts a LocalStack in-process (free port, short workflow waits) and walks through both
+providers: assign a test, let the simulated student finish it on the provider simulator,
+watch the finalization workflow (Step Functions on moto) finish on its own, then read the
+progress and the enrollment. No client poll (importExternalTestAssignmentResults) is made:
+the workflow does the importing. Exits 0 on success, 1 with the failing step otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import boto3
+import requests
+
+from local.stack import REGION, LocalStack, Settings
+
+TIMEOUT = 60.0  # seconds; bounds every wait so the demo never hangs
+HTTP_TIMEOUT = 15.0
+ADA, ADA_EMAIL = "student-ada", "ada.lovelace@students.example.com"
+ALAN = "student-alan"
+EDU_LESSON = "lesson-edu-testout-math-g5"  # 4 questions, max scores 1, 1, 2, 1
+MT_LESSON = "lesson-mt-testout-math-g5"
+# Edulastic polls on a timer: if the student is slower than the first wait, the workflow
+# loops Wait → Poll → Decide more than once; MasteryTrack is woken once by the write-back.
+EDULASTIC_STATES = ["Route", "Wait", "Poll", "Decide", "Enroll", "Finalized"]
+MASTERY_TRACK_STATES = ["Route", "AwaitWriteBack", "Poll", "Decide", "Enroll", "Finalized"]
+
+
+class DemoError(Exception):
+    """A step of the demo did not go as expected."""
+
+
+class Demo:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.http = requests.Session()
+        if stack.resources is None:
+            raise DemoError("the stack started without its AWS resources")
+        self.state_machine_arn = stack.resources.state_machine_arn
+        self.table_name = stack.resources.table_name
+        self.sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=stack.moto_endpoint)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=stack.moto_endpoint)
+        self.step_no = 0
+
+    # --- helpers ---
+
+    def step(self, title: str) -> None:
+        self.step_no += 1
+        print(f"\n{self.step_no}. {title}", flush=True)
+
+    @staticmethod
+    def show(label: str, value: Any) -> None:
+        print(f"   {label + ':':<18} {value}", flush=True)
+
+    def call(self, method: str, url: str, expect: int = 200, **kwargs: Any) -> Any:
+        answer = self.http.request(method, url, timeout=HTTP_TIMEOUT, **kwargs)
+        if answer.status_code != expect:
+            raise DemoError(f"{method} {url} answered {answer.status_code}: {answer.text[:500]}")
+        return answer.json()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, self.stack.api_url + path, **kwargs)
+
+    # --- steps ---
+
+    def get_token(self) -> None:
+        self.step("Get an access token (OAuth2 client credentials)")
+        body = self.call(
+            "POST",
+            self.stack.token_url,
+            auth=(self.stack.client_id, self.stack.client_secret),
+            data={"grant_type": "client_credentials"},
+        )
+        self.http.headers["Authorization"] = f"Bearer {body['access_token']}"
+        self.show("token URL", self.stack.token_url)
+        self.show("token_type", body.get("token_type"))
+        self.show("expires_in", body.get("expires_in"))
+
+    def assign(self, student: str, lesson: str) -> dict[str, Any]:
+        self.step(f"Assign {lesson} to {student}: POST /powerpath/makeExternalTestAssignment")
+        body: dict[str, Any] = self.api(
+            "POST", "/powerpath/makeExternalTestAssignment", json={"student": student, "lesson": lesson}
+        )
+        self.show("provider", body.get("toolProvider"))
+        self.show("lessonType", body.get("lessonType"))
+        self.show("attempt", body.get("attempt"))
+        self.show("assignmentId", body.get("assignmentId"))
+        self.show("testUrl", body.get("testUrl"))
+        credentials = body.get("credentials")
+        if credentials:
+            self.show("credentials", f"returned for {credentials.get('email')}")
+            self.show("password", f"(hidden, {len(credentials.get('password') or '')} chars)")
+        else:
+            self.show("credentials", "not returned (the service sets no password on this provider)")
+        if not body.get("assignmentId"):
+            raise DemoError("the assignment has no assignmentId")
+        return body
+
+    def finish_edulastic(self, assignment_id: str) -> None:
+        self.step("The student finishes the test on the Edulastic simulator (all correct, GRADED)")
+        max_scores = [1, 1, 2, 1]
+        questions = [
+            {"index": i, "score": m, "maxScore": m, "correct": True, "feedback": "Correct"}
+            for i, m in enumerate(max_scores)
+        ]
+        body = {"assignmentId": assignment_id, "email": ADA_EMAIL, "graded": "GRADED", "questions": questions}
+        answer = self.call("POST", self.stack.edulastic.app_url + "/_control/finish", json=body)
+        self.show("test activity", answer.get("testActivityId"))
+        self.show("scores", f"{sum(max_scores)}/{sum(max_scores)} over {len(questions)} questions")
+
+    def finish_mastery_track(self, assignment_id: str) -> None:
+        self.step("The student finishes the test on the MasteryTrack simulator (95, fully graded)")
+        body = {
+            "assignmentId": assignment_id,
+            "score": 95,
+            "totalQuestions": 20,
+            "correctQuestions": 19,
+            "scoreStatus": "fully graded",
+            "processed": True,
+        }
+        answer = self.call("POST", self.stack.mastery_track.app_url + "/_control/finish", json=body)
+        write_back = answer.get("writeBack") or {}
+        self.show("write-back", f"PUT {write_back.get('url')}")
+        self.show("write-back status", write_back.get("status"))
+        if write_back.get("status") != 200:
+            raise DemoError(f"the simulator's write-back to the service failed: {write_back}")
+
+    def find_execution(self, student: str, lesson: str) -> str:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn)
+            for page in pages:
+                for execution in page["executions"]:
+                    arn = str(execution["executionArn"])
+                    data = json.loads(self.sfn.describe_execution(executionArn=arn)["input"])
+                    if data.get("student") == student and data.get("lesson") == lesson:
+                        return arn
+            time.sleep(0.5)
+        raise DemoError(f"no workflow execution for {student} / {lesson} within {TIMEOUT:.0f} s")
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        return list(self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+
+    @staticmethod
+    def entered_states(events: list[dict[str, Any]]) -> list[str]:
+        return [str(e["stateEnteredEventDetails"]["name"]) for e in events if "stateEnteredEventDetails" in e]
+
+    @staticmethod
+    def callback_outcome(events: list[dict[str, Any]]) -> str | None:
+        """How the AwaitWriteBack task ended (TaskSucceeded = woken by the write-back)."""
+        entered = next(
+            (e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "AwaitWriteBack"), None
+        )
+        if entered is None:
+            return None
+        ends = ("TaskSucceeded", "TaskTimedOut", "TaskFailed")
+        end = next((e for e in events if e["id"] > entered["id"] and e["type"] in ends), None)
+        if end is None:
+            return "still waiting"
+        took = (end["timestamp"] - entered["timestamp"]).total_seconds()
+        return f"{end['type']} {took:.2f} s after AwaitWriteBack was entered"
+
+    @staticmethod
+    def print_history(events: list[dict[str, Any]]) -> None:
+        print("   execution history:", flush=True)
+        for event in events:
+            details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
+            print(f"     {event['id']:>3} {event['type']:<24} {json.dumps(details, default=str)[:200]}")
+
+    def await_workflow(self, student: str, lesson: str, expected: list[str]) -> None:
+        self.step("Wait for the finalization workflow (Step Functions on moto; no client poll)")
+        arn = self.find_execution(student, lesson)
+        self.show("execution", arn.rsplit(":", 1)[-1])
+        started = time.monotonic()
+        status = "RUNNING"
+        while time.monotonic() - started < TIMEOUT:
+            status = str(self.sfn.describe_execution(executionArn=arn)["status"])
+            if status != "RUNNING":
+                break
+            time.sleep(0.5)
+        events = self.history(arn)
+        states = self.entered_states(events)
+        self.show("status", f"{status} after {time.monotonic() - started:.1f} s")
+        self.show("states", " → ".join(states))
+        callback = self.callback_outcome(events)
+        if callback is not None:
+            self.show("callback", callback)
+        if status != "SUCCEEDED":
+            self.print_history(events)
+            raise DemoError(f"the workflow is {status}, not SUCCEEDED, after {TIMEOUT:.0f} s")
+        # A slow student may add Wait → Poll → Decide rounds; collapse repeats before comparing.
+        loop = ["Decide", "Wait", "Poll"]
+        collapsed = list(states)
+        while expected[1] == "Wait" and collapsed[3:6] == loop:
+            del collapsed[3:6]
+        woken = callback is None or callback.startswith("TaskSucceeded")
+        if collapsed != expected or not woken:
+            self.print_history(events)
+            raise DemoError(f"unexpected states {' → '.join(states)}; expected {' → '.join(expected)}")
+
+    def progress_and_enrollment(self, student: str, lesson: str, course: str) -> None:
+        self.step("Read the result: GET /powerpath/getAssessmentProgress and the enrollment in DynamoDB")
+        query = {"student": student, "lesson": lesson}
+        body = self.api("GET", "/powerpath/getAssessmentProgress", params=query)
+        for key in ("finalized", "score", "accuracy", "xp", "multiplier", "enrollmentFailed"):
+            self.show(key, body.get(key))
+        items = self.dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{student}"}, ":sk": {"S": "ENROLLMENT#"}},
+        )["Items"]
+        courses = [item["SK"]["S"].removeprefix("ENROLLMENT#") for item in items]
+        self.show("enrollments", ", ".join(courses) or "(none)")
+        if body.get("finalized") is not True:
+            raise DemoError("the attempt is not finalized")
+        if body.get("enrollmentFailed") is not False:
+            raise DemoError(f"enrollmentFailed is {body.get('enrollmentFailed')!r}")
+        if course not in courses:
+            raise DemoError(f"{student} is not enrolled in {course}")
+
+    def run(self) -> None:
+        self.get_token()
+        edu = self.assign(ADA, EDU_LESSON)
+        self.finish_edulastic(str(edu["assignmentId"]))
+        self.await_workflow(ADA, EDU_LESSON, EDULASTIC_STATES)
+        self.progress_and_enrollment(ADA, EDU_LESSON, "course-math-g6")
+        mt = self.assign(ALAN, MT_LESSON)
+        self.finish_mastery_track(str(mt["assignmentId"]))
+        self.await_workflow(ALAN, MT_LESSON, MASTERY_TRACK_STATES)
+        self.progress_and_enrollment(ALAN, MT_LESSON, "course-math-g6")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    settings = Settings(
+        port=0, workflow_wait_seconds="1,1,2", callback_timeout_seconds=60, log_level="WARNING"
+    )
+    print("Starting the local stack (moto, handlers, simulators) ...", flush=True)
+    stack = LocalStack(settings)
+    demo: Demo | None = None
+    try:
+        stack.start()
+        print(f"   API {stack.api_url}   moto {stack.moto_endpoint}", flush=True)
+        demo = Demo(stack)
+        demo.run()
+    except Exception as error:  # report any failure as the demo's outcome
+        where = f" at step {demo.step_no}" if demo is not None else " while starting the stack"
+        print(f"\ndemo FAILED{where}: {type(error).__name__}: {error}", flush=True)
+        return 1
+    finally:
+        stack.stop()
+    print(f"\ndemo succeeded in {time.monotonic() - started:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The real finalization state machine (statemachine/finalization.asl.json) executing on moto,
+its Lambda tasks dispatched in-process to the real handlers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from exttests import wiring
+from exttests.adapters.step_functions import execution_name
+from exttests.domain.attempt import EnrollmentStatus
+from tests.integration.test_results import ADA, ADA_EMAIL, EDU_TESTOUT, MT_TESTOUT, enrollments, writeback_body
+
+pytestmark = pytest.mark.workflow
+
+ALL_CORRECT = [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)]
+
+
+@pytest.fixture
+def workflow_waits() -> str:
+    # First poll at once, then every second (moto really sleeps in Wait states).
+    return "0,1"
+
+
+def sfn() -> Any:
+    return boto3.client("stepfunctions")
+
+
+def execution_arn(service: Any, student: str, lesson: str) -> str:
+    head = service.head(student, lesson)
+    prefix = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    return f"{prefix}:{execution_name(head)}"
+
+
+def wait_for_end(arn: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = str(sfn().describe_execution(executionArn=arn)["status"])
+        if status != "RUNNING":
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"execution still running after {timeout}s: {states_entered(arn)}")
+
+
+def history(arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = sfn().get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return events
+
+
+def states_entered(arn: str) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history(arn) if "stateEnteredEventDetails" in e]
+
+
+def wait_until(predicate: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def finish_edulastic(service: Any, questions: list[dict[str, Any]] = ALL_CORRECT) -> None:
+    head = service.head(ADA, EDU_TESTOUT)
+    service.edulastic_control(
+        "finish", {"assignmentId": head.assignment_id, "email": ADA_EMAIL, "graded": "GRADED", "questions": questions}
+    )
+
+
+def test_edulastic_polls_until_final_then_enrolls(service: Any) -> None:
+    assert service.assign(ADA, EDU_TESTOUT)[0] == 200
+    arn = execution_arn(service, ADA, EDU_TESTOUT)
+    wait_until(lambda: states_entered(arn).count("Poll") >= 1)
+    finish_edulastic(service)
+
+    assert wait_for_end(arn) == "SUCCEEDED"
+
+    states = states_entered(arn)
+    assert states[:2] == ["Route", "Wait"] and states[-2:] == ["Enroll", "Finalized"]
+    assert "Poll" in states and "Decide" in states
+    head = service.head(ADA, EDU_TESTOUT)
+    assert head.finalized and head.enrollment == EnrollmentStatus.ENROLLED
+    assert enrollments(service, ADA) == ["course-math-g6"]
+
+
+def test_provider_errors_are_retried_then_succeed(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVIDER_BREAKER_THRESHOLD", "1000")
+    monkeypatch.setenv("PROVIDER_MAX_ATTEMPTS", "1")
+    wiring.reset()
+    assert service.assign(ADA, EDU_TESTOUT)[0] == 200
+    arn = execution_arn(service, ADA, EDU_TESTOUT)
+    finish_edulastic(service)
+    service.edulastic_control("faults", {"outage": True})
+    wait_until(lambda: any(e["type"] == "TaskFailed" for e in history(arn)))
+    service.edulastic_control("faults", {})
+
+    assert wait_for_end(arn) == "SUCCEEDED"
+
+    failures = [e["taskFailedEventDetails"]["error"] for e in history(arn) if e["type"] == "TaskFailed"]
+    assert failures and set(failures) == {"ProviderUnavailable"}
+    assert "RecordFailure" not in states_entered(arn)
+    assert service.head(ADA, EDU_TESTOUT).enrollment == EnrollmentStatus.ENROLLED
+
+
+def test_deadline_marks_the_attempt_expired(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDULASTIC_DEADLINE_DAYS", str(1.5 / 86400))  # 1.5 seconds
+    wiring.reset()
+    assert service.assign(ADA, EDU_TESTOUT)[0] == 200
+    arn = execution_arn(service, ADA, EDU_TESTOUT)
+
+    assert wait_for_end(arn) == "SUCCEEDED"
+
+    assert states_entered(arn)[-1] == "Expired"
+    head = service.head(ADA, EDU_TESTOUT)
+    assert head.status == "expired" and not head.needs_workflow
+    assert enrollments(service, ADA) == []
+
+
+def test_writeback_completes_the_callback_at_once(service: Any) -> None:
+    assert service.assign(ADA, MT_TESTOUT)[0] == 200
+    head = service.wait_for_callback(ADA, MT_TESTOUT)
+    arn = execution_arn(service, ADA, MT_TESTOUT)
+
+    assert service.write_back(head.sourced_id, writeback_body(score=95))[0] == 200
+
+    assert wait_for_end(arn, timeout=10) == "SUCCEEDED"
+    states = states_entered(arn)
+    assert states == ["Route", "AwaitWriteBack", "Poll", "Decide", "Enroll", "Finalized"]
+    transitions = len([e for e in history(arn) if e["type"].endswith("StateEntered")])
+    assert transitions <= 12
+    assert enrollments(service, ADA) == ["course-math-g6"]
+
+
+def test_callback_timeout_falls_back_to_polling(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLBACK_TIMEOUT_SECONDS", "1")
+    wiring.reset()
+    assert service.assign(ADA, MT_TESTOUT)[0] == 200
+    arn = execution_arn(service, ADA, MT_TESTOUT)
+    head = service.wait_for_callback(ADA, MT_TESTOUT)
+    wait_until(lambda: "Wait" in states_entered(arn))  # the callback timed out: polling now
+
+    assert service.write_back(head.sourced_id, writeback_body(score=95))[0] == 200
+
+    assert wait_for_end(arn) == "SUCCEEDED"
+    states = states_entered(arn)
+    assert states[:3] == ["Route", "AwaitWriteBack", "Poll"] and "Wait" in states
+    assert states[-2:] == ["Enroll", "Finalized"]
+    assert service.head(ADA, MT_TESTOUT).finalized
+
+
+def test_starting_the_same_execution_twice_is_harmless(service: Any) -> None:
+    assert service.assign(ADA, MT_TESTOUT)[0] == 200
+    head = service.wait_for_callback(ADA, MT_TESTOUT)
+
+    wiring.deps().workflow.start(head)
+    wiring.deps().workflow.start(head)
+
+    executions = sfn().list_executions(stateMachineArn=service.resources.state_machine_arn)["executions"]
+    assert len(executions) == 1
+
+
+def test_crash_between_final_and_enrolled_is_completed_by_the_workflow(service: Any) -> None:
+    assert service.assign(ADA, MT_TESTOUT)[0] == 200
+    head = service.wait_for_callback(ADA, MT_TESTOUT)
+    arn = execution_arn(service, ADA, MT_TESTOUT)
+    # Simulate a crash right after the attempt became final: enrollment still pending.
+    from exttests.usecases.finalize import finalize
+
+    lesson = wiring.deps().store.get_lesson(MT_TESTOUT)
+    final = finalize(wiring.deps(), head.model_copy(update={"accuracy": 95.0, "score": 95.0}), lesson)
+    saved = wiring.deps().store.save(final)
+    assert saved.enrollment == EnrollmentStatus.PENDING and enrollments(service, ADA) == []
+    wiring.deps().workflow.complete_callback(head.task_token, {"finalized": True})
+
+    assert wait_for_end(arn) == "SUCCEEDED"
+    assert service.head(ADA, MT_TESTOUT).enrollment == EnrollmentStatus.ENROLLED
+    assert enrollments(service, ADA) == ["course-math-g6"]
+
+
+def test_sweeper_restarts_a_lost_workflow_and_it_completes_the_enrollment(service: Any) -> None:
+    """No execution was ever started (Step Functions refused), then a crash between "final" and
+    "enrolled": the sweeper starts the workflow, whose poll finds the attempt final and whose
+    enroll step finishes the job."""
+    from datetime import UTC, datetime, timedelta
+
+    from exttests.usecases.finalize import finalize
+    from exttests.usecases.workflow_tasks import sweep
+
+    deps = wiring.deps()
+
+    def refuse(attempt: Any) -> str:
+        raise RuntimeError("Step Functions unavailable")
+
+    start = deps.workflow.start
+    deps.workflow.start = refuse  # type: ignore[method-assign]
+    try:
+        assert service.assign(ADA, EDU_TESTOUT)[0] == 200
+    finally:
+        deps.workflow.start = start  # type: ignore[method-assign]
+    head = deps.store.get_head(ADA, EDU_TESTOUT)
+    assert not head.workflow_started
+    assert sfn().list_executions(stateMachineArn=service.resources.state_machine_arn)["executions"] == []
+    lesson = deps.store.get_lesson(EDU_TESTOUT)
+    final = finalize(deps, head.model_copy(update={"accuracy": 100.0, "score": 100.0}), lesson)
+    overdue = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    deps.store.save(final.model_copy(update={"due_at": overdue}))
+    assert enrollments(service, ADA) == []
+
+    report = sweep(deps)
+
+    assert len(report.restarted) == 1
+    restarted = execution_arn(service, ADA, EDU_TESTOUT)
+    assert restarted.endswith("-g1")
+    assert wait_for_end(restarted) == "SUCCEEDED"
+    assert states_entered(restarted)[-2:] == ["Enroll", "Finalized"]
+    assert enrollments(service, ADA) == ["course-math-g6"]
+    assert not service.head(ADA, EDU_TESTOUT).needs_workflow
