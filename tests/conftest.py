@@ -67,20 +67,27 @@ class Service:
         result: dict[str, Any] = handler(event, make_context(function_dir))
         return result
 
-    def http(self, function_dir: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+    def http(
+        self, function_dir: str, method: str, path: str, **kwargs: Any
+    ) -> tuple[int, Any, dict[str, str]]:
         answer = self.invoke(function_dir, http_event(method, path, **kwargs))
         body = json.loads(answer["body"]) if answer.get("body") else None
         return answer["statusCode"], body, answer.get("headers") or {}
 
     def assign(self, student: str, lesson: str, **extra: Any) -> tuple[int, Any]:
         status, body, _ = self.http(
-            "assign", "POST", "/powerpath/makeExternalTestAssignment", body={"student": student, "lesson": lesson, **extra}
+            "assign",
+            "POST",
+            "/powerpath/makeExternalTestAssignment",
+            body={"student": student, "lesson": lesson, **extra},
         )
         return status, body
 
     def import_results(self, student: str, lesson: str) -> tuple[int, Any]:
         status, body, _ = self.http(
-            "import_results", "GET", "/powerpath/importExternalTestAssignmentResults",
+            "import_results",
+            "GET",
+            "/powerpath/importExternalTestAssignmentResults",
             query={"student": student, "lesson": lesson},
         )
         return status, body
@@ -93,7 +100,12 @@ class Service:
     def write_back(self, sourced_id: str, body: Any = None, raw_body: str | None = None) -> tuple[int, Any]:
         path = f"/ims/oneroster/gradebook/v1p2/assessmentResults/{sourced_id}"
         status, answer, _ = self.http(
-            "writeback", "PUT", path, body=body, raw_body=raw_body, path_parameters={"sourcedId": sourced_id},
+            "writeback",
+            "PUT",
+            path,
+            body=body,
+            raw_body=raw_body,
+            path_parameters={"sourcedId": sourced_id},
             route="/ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId}",
         )
         return status, answer

@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "tests" / "schemas"
 DEMO_ROSTER = ROOT / "local" / "demo_roster.json"
 
-EDU_USER = {"username": "service@edulastic.test", "password": "edu-service-pass-1", "class_id": "class-int-1",
-            "class_code": "CLS-INT-1"}
+EDU_USER = {
+    "username": "service@edulastic.test",
+    "password": "edu-service-pass-1",
+    "class_id": "class-int-1",
+    "class_code": "CLS-INT-1",
+}
 MT_USER = {"api_key": "mt-api-key-int-1", "api_email": "api@masterytrack.test"}
 
 
@@ -41,7 +45,7 @@ def http_event(
     """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer would pass it on."""
     raw_query = urlencode(query or {})
     params: dict[str, str] = {}
-    for name, value in (query.items() if isinstance(query, Mapping) else (query or [])):
+    for name, value in query.items() if isinstance(query, Mapping) else (query or []):
         params[name] = f"{params[name]},{value}" if name in params else value
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     return {
@@ -55,8 +59,13 @@ def http_event(
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "test",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": "req-1",
             "routeKey": f"{method} {route or path}",
             "stage": "$default",
@@ -80,7 +89,9 @@ def response_validator(path: str, method: str, status: int = 200) -> Any:
     operation = document["paths"][path][method.lower()]
     schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
     wrapped = {**schema, "components": document["components"]}
-    validator_class = jsonschema.validators.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema"})
+    validator_class = jsonschema.validators.validator_for(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    )
     return validator_class(wrapped, format_checker=validator_class.FORMAT_CHECKER)
 
 

@@ -13,12 +13,16 @@ from exttests.usecases.results import import_results
 
 app = create_resolver()
 
-Id = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Id = Annotated[
+    str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+]
 
 
 @app.get("/powerpath/importExternalTestAssignmentResults", responses={200: {"model": ImportResponse}})
 def import_external_test_assignment_results(
-    student: Id, lesson: Id, applicationName: Annotated[str | None, Query()] = None  # noqa: N803
+    student: Id,
+    lesson: Id,
+    applicationName: Annotated[str | None, Query()] = None,  # noqa: N803
 ) -> Any:
     outcome = import_results(wiring.deps(), student, lesson)
     return json_response(200, import_response(outcome.attempt, outcome.lesson, outcome.credentials))

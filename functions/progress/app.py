@@ -13,7 +13,9 @@ from exttests.usecases.progress import get_progress
 
 app = create_resolver()
 
-Id = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Id = Annotated[
+    str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+]
 
 
 @app.get("/powerpath/getAssessmentProgress", responses={200: {"model": ProgressResponse}})

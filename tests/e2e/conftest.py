@@ -149,12 +149,16 @@ class StackProcess:
 
     def assign(self, student: str, lesson: str, **extra: Any) -> requests.Response:
         return self.request(
-            "POST", "/powerpath/makeExternalTestAssignment", json={"student": student, "lesson": lesson, **extra}
+            "POST",
+            "/powerpath/makeExternalTestAssignment",
+            json={"student": student, "lesson": lesson, **extra},
         )
 
     def import_results(self, student: str, lesson: str) -> requests.Response:
         return self.request(
-            "GET", "/powerpath/importExternalTestAssignmentResults", params={"student": student, "lesson": lesson}
+            "GET",
+            "/powerpath/importExternalTestAssignmentResults",
+            params={"student": student, "lesson": lesson},
         )
 
     def progress(self, student: str, lesson: str, attempt: int | None = None) -> requests.Response:
@@ -241,7 +245,10 @@ class StackProcess:
         return items
 
     def enrollments(self, student: str) -> list[str]:
-        return [item["SK"]["S"].removeprefix("ENROLLMENT#") for item in self.query(f"USER#{student}", "ENROLLMENT#")]
+        return [
+            item["SK"]["S"].removeprefix("ENROLLMENT#")
+            for item in self.query(f"USER#{student}", "ENROLLMENT#")
+        ]
 
     def result_items(self, student: str, lesson: str) -> list[dict[str, Any]]:
         return self.query(f"RESULT#{len(student)}:{student}#{lesson}")
@@ -267,7 +274,9 @@ class StackProcess:
         sfn = self.aws("stepfunctions")
         found = []
         for machine in sfn.list_state_machines()["stateMachines"]:
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"]
+            ):
                 for execution in page["executions"]:
                     described = sfn.describe_execution(executionArn=execution["executionArn"])
                     given = json.loads(described.get("input") or "{}")
@@ -325,7 +334,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
                 process.kill()
                 process.wait(timeout=STOP_TIMEOUT)
             reader.join(timeout=5)
-            reason = f"exited with code {exited}" if exited is not None else f"not ready after {READY_TIMEOUT:.0f} s"
+            reason = (
+                f"exited with code {exited}"
+                if exited is not None
+                else f"not ready after {READY_TIMEOUT:.0f} s"
+            )
             pytest.fail(f"local stack {reason}; its output:\n{running.text()}", pytrace=False)
     running.parse_banner()
     try:
@@ -356,7 +369,9 @@ class StudentPool:
     def take(self) -> Student:
         with self._lock:
             if self._next >= E2E_STUDENTS:
-                raise RuntimeError(f"all {E2E_STUDENTS} e2e students are used; raise E2E_STUDENTS in conftest")
+                raise RuntimeError(
+                    f"all {E2E_STUDENTS} e2e students are used; raise E2E_STUDENTS in conftest"
+                )
             student = e2e_student(self._next)
             self._next += 1
             return student

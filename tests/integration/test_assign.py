@@ -92,8 +92,11 @@ def test_new_attempt_after_the_current_one_is_final(service: Any) -> None:
     _, first = service.assign(ADA, EDU_LESSON)
     service.edulastic_control(
         "finish",
-        {"assignmentId": first["assignmentId"], "email": ADA_EMAIL,
-         "questions": [{"index": i, "score": 0, "correct": False} for i in range(4)]},
+        {
+            "assignmentId": first["assignmentId"],
+            "email": ADA_EMAIL,
+            "questions": [{"index": i, "score": 0, "correct": False} for i in range(4)],
+        },
     )
     assert service.import_results(ADA, EDU_LESSON)[1]["finalized"] is True
 
@@ -141,7 +144,11 @@ def test_malformed_body_is_400_and_writes_nothing(service: Any, raw: str) -> Non
 
 def test_wrong_content_type_is_400(service: Any) -> None:
     status, body, _ = service.http(
-        "assign", "POST", PATH, body={"student": ADA, "lesson": EDU_LESSON}, headers={"content-type": "text/plain"}
+        "assign",
+        "POST",
+        PATH,
+        body={"student": ADA, "lesson": EDU_LESSON},
+        headers={"content-type": "text/plain"},
     )
     assert status == 400 and "content type" in body["imsx_description"]
 

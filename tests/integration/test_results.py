@@ -21,11 +21,18 @@ MT_TESTOUT = "lesson-mt-testout-math-g5"  # xp 120
 MT_PLACEMENT = "lesson-mt-placement-reading-g5"
 
 
-def finish(service: Any, lesson: str, questions: list[dict[str, Any]], graded: str = "GRADED",
-           student: str = ADA, email: str = ADA_EMAIL) -> str:
+def finish(
+    service: Any,
+    lesson: str,
+    questions: list[dict[str, Any]],
+    graded: str = "GRADED",
+    student: str = ADA,
+    email: str = ADA_EMAIL,
+) -> str:
     head = service.head(student, lesson)
     service.edulastic_control(
-        "finish", {"assignmentId": head.assignment_id, "email": email, "graded": graded, "questions": questions}
+        "finish",
+        {"assignmentId": head.assignment_id, "email": email, "graded": graded, "questions": questions},
     )
     return str(head.assignment_id)
 
@@ -78,7 +85,14 @@ def test_edulastic_in_grading_then_graded(service: Any) -> None:
     questions = [
         {"index": 0, "score": 1, "correct": True, "feedback": "Well done"},
         {"index": 1, "score": 0, "correct": False, "feedback": "Distribute first"},
-        {"index": 2, "score": 1, "maxScore": 2, "correct": False, "partiallyCorrect": True, "feedback": "Half"},
+        {
+            "index": 2,
+            "score": 1,
+            "maxScore": 2,
+            "correct": False,
+            "partiallyCorrect": True,
+            "feedback": "Half",
+        },
         {"index": 3, "score": 1, "correct": True},
     ]
     finish(service, EDU_TESTOUT, questions, graded="IN GRADING")
@@ -88,7 +102,9 @@ def test_edulastic_in_grading_then_graded(service: Any) -> None:
     assert_valid(IMPORT, "get", 200, body)
     assert body["courseIdOnFail"] is None and body["hasFallbackCourse"] is False
 
-    service.edulastic_control("grade", {"assignmentId": body["assignmentId"], "email": ADA_EMAIL, "graded": "GRADED"})
+    service.edulastic_control(
+        "grade", {"assignmentId": body["assignmentId"], "email": ADA_EMAIL, "graded": "GRADED"}
+    )
     status, body = service.import_results(ADA, EDU_TESTOUT)
     assert status == 200 and body["finalized"] is True
 
@@ -123,9 +139,21 @@ def test_pending_essay_keeps_the_test_open(service: Any) -> None:
 
     service.edulastic_control(
         "grade",
-        {"assignmentId": assignment, "email": ADA_EMAIL, "graded": "GRADED",
-         "questions": [{"index": 2, "score": 3, "graded": True, "pendingEvaluation": False, "correct": False,
-                        "feedback": "Good argument"}]},
+        {
+            "assignmentId": assignment,
+            "email": ADA_EMAIL,
+            "graded": "GRADED",
+            "questions": [
+                {
+                    "index": 2,
+                    "score": 3,
+                    "graded": True,
+                    "pendingEvaluation": False,
+                    "correct": False,
+                    "feedback": "Good argument",
+                }
+            ],
+        },
     )
     assert service.import_results(ADA, EDU_UNIT)[1]["finalized"] is True
     progress = service.progress(ADA, EDU_UNIT)[1]
@@ -142,7 +170,9 @@ def test_unanswered_question_keeps_the_test_open(service: Any) -> None:
 
 def test_test_out_mastered_enrolls_in_the_next_grade(service: Any) -> None:
     service.assign(ADA, EDU_TESTOUT)
-    finish(service, EDU_TESTOUT, [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)])
+    finish(
+        service, EDU_TESTOUT, [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)]
+    )
     assert service.import_results(ADA, EDU_TESTOUT)[1]["finalized"] is True
 
     progress = service.progress(ADA, EDU_TESTOUT)[1]
@@ -156,8 +186,13 @@ def test_org_specific_track_wins(service: Any) -> None:
     email = "katherine.johnson@students.example.com"
     status, body = service.assign("student-katherine", EDU_TESTOUT)
     assert status == 200, body
-    finish(service, EDU_TESTOUT, [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)],
-           student="student-katherine", email=email)
+    finish(
+        service,
+        EDU_TESTOUT,
+        [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)],
+        student="student-katherine",
+        email=email,
+    )
     service.import_results("student-katherine", EDU_TESTOUT)
     assert enrollments(service, "student-katherine") == ["course-math-g6-school2"]
 
@@ -196,7 +231,12 @@ def test_final_attempt_is_not_imported_again(service: Any) -> None:
 
 def test_polling_never_duplicates_question_results(service: Any) -> None:
     service.assign(ADA, EDU_TESTOUT)
-    finish(service, EDU_TESTOUT, [{"index": i, "score": 1, "correct": True} for i in range(4)], graded="IN GRADING")
+    finish(
+        service,
+        EDU_TESTOUT,
+        [{"index": i, "score": 1, "correct": True} for i in range(4)],
+        graded="IN GRADING",
+    )
     for _ in range(3):
         service.import_results(ADA, EDU_TESTOUT)
     assert len(service.progress(ADA, EDU_TESTOUT)[1]["questions"]) == 4
@@ -205,8 +245,9 @@ def test_polling_never_duplicates_question_results(service: Any) -> None:
 # --- MasteryTrack write-back -------------------------------------------------------------------
 
 
-def writeback_body(score: float | None = 95, status: str = "fully graded", processed: bool = True,
-                   **extra: Any) -> dict[str, Any]:
+def writeback_body(
+    score: float | None = 95, status: str = "fully graded", processed: bool = True, **extra: Any
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "scoreStatus": status,
         "scoreDate": "2026-11-20",
@@ -257,7 +298,9 @@ def test_writeback_not_processed_is_not_final(service: Any) -> None:
 
 def test_placement_without_track_course_marks_enrollment_failed(service: Any) -> None:
     # Reading grade 5 has a global track; delete it to exercise "no track".
-    boto3.client("dynamodb").delete_item(TableName=service.table, Key=keys.subject_track("Reading", "5", None))
+    boto3.client("dynamodb").delete_item(
+        TableName=service.table, Key=keys.subject_track("Reading", "5", None)
+    )
     service.assign(ADA, MT_PLACEMENT)
     service.write_back(service.head(ADA, MT_PLACEMENT).sourced_id, writeback_body(score=40))
     progress = service.progress(ADA, MT_PLACEMENT)[1]
@@ -299,15 +342,23 @@ def test_malformed_writeback_is_400_and_stores_nothing(service: Any, raw: str) -
 
 def test_writeback_to_unknown_id_is_404(service: Any) -> None:
     status, body = service.write_back("ear-unknown", writeback_body())
-    assert status == 404 and body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "unknownobject"
+    assert (
+        status == 404
+        and body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "unknownobject"
+    )
 
 
 def test_get_assessment_result_exists_from_assign_time(service: Any) -> None:
     service.assign(ADA, MT_TESTOUT)
     head = service.head(ADA, MT_TESTOUT)
     path = f"/ims/oneroster/gradebook/v1p2/assessmentResults/{head.sourced_id}"
-    status, body, _ = service.http("writeback", "GET", path, path_parameters={"sourcedId": head.sourced_id},
-                                   route="/ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId}")
+    status, body, _ = service.http(
+        "writeback",
+        "GET",
+        path,
+        path_parameters={"sourcedId": head.sourced_id},
+        route="/ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId}",
+    )
     assert status == 200
     record = body["assessmentResult"]
     assert record["scoreStatus"] == "not submitted" and record["student"]["sourcedId"] == ADA

@@ -11,11 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from exttests import roster_loader
 from exttests.adapters.dynamo import keys
 from exttests.domain.roster import lesson_from_documents, student_from_user
 from exttests.roster_loader import RosterFileError, load_roster, load_roster_file, main
-from moto import mock_aws
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "local" / "demo_roster.json"

@@ -68,7 +68,11 @@ def put_all(store: DynamoStore, attempts: list[Attempt]) -> None:
         client.batch_write_item(
             RequestItems={
                 store.table: [
-                    {"PutRequest": {"Item": store._attempt_item(a, keys.attempt_head(a.student_id, a.lesson_id))}}
+                    {
+                        "PutRequest": {
+                            "Item": store._attempt_item(a, keys.attempt_head(a.student_id, a.lesson_id))
+                        }
+                    }
                     for a in batch
                 ]
             }
@@ -82,7 +86,9 @@ def seeded(service: Any) -> dict[str, list[Attempt]]:
     groups = {
         "final": [attempt(i, status=AttemptStatus.FINALIZED, due=past) for i in range(1000)],
         "stuck": [attempt(2000 + i, status=AttemptStatus.ASSIGNED, due=past) for i in range(10)],
-        "alive": [attempt(3000 + i, status=AttemptStatus.ASSIGNED, due=NOW + timedelta(hours=1)) for i in range(20)],
+        "alive": [
+            attempt(3000 + i, status=AttemptStatus.ASSIGNED, due=NOW + timedelta(hours=1)) for i in range(20)
+        ],
     }
     put_all(store, [a for group in groups.values() for a in group])
     return groups
@@ -96,7 +102,9 @@ def executions(service: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_sweeper_reads_only_the_stuck_attempts_and_restarts_them(service: Any, seeded: dict[str, Any]) -> None:
+def test_sweeper_reads_only_the_stuck_attempts_and_restarts_them(
+    service: Any, seeded: dict[str, Any]
+) -> None:
     deps = wiring.deps()
     counter = ReadCounter(deps.store.client)  # type: ignore[attr-defined]
 
@@ -134,7 +142,9 @@ def test_sweeper_work_is_bounded_per_run(service: Any, seeded: dict[str, Any]) -
 
 def test_sweeper_expires_attempts_past_their_deadline(service: Any) -> None:
     store = DynamoStore(service.table)
-    overdue = attempt(1, status=AttemptStatus.ASSIGNED, due=NOW - timedelta(hours=1), deadline=NOW - timedelta(minutes=1))
+    overdue = attempt(
+        1, status=AttemptStatus.ASSIGNED, due=NOW - timedelta(hours=1), deadline=NOW - timedelta(minutes=1)
+    )
     put_all(store, [overdue])
 
     report = sweep(wiring.deps())

@@ -4,6 +4,7 @@ import math
 from decimal import Decimal
 
 import pytest
+
 from exttests.domain.grades import grade_rank, next_grade, normalize_grade
 
 

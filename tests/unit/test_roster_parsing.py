@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from exttests.domain.models import Lesson, Student
 from exttests.domain.roster import lesson_from_documents, lesson_type_of, student_from_user
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from exttests.domain.attempt import Attempt, EnrollmentStatus
 from exttests.domain.models import Lesson, LessonType, QuestionResult, ScoreStatus, Student, ToolProvider
 from exttests.domain.rules import (

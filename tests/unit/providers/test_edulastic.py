@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 import responses
+from requests import exceptions as rexc
+from responses import matchers
+
 from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
 from exttests.providers import base
 from exttests.providers import http as core
 from exttests.providers.base import AssignRequest
 from exttests.providers.edulastic import EdulasticConfig, EdulasticProvider
 from exttests.providers.http import HttpSettings
-from requests import exceptions as rexc
-from responses import matchers
 
 API = "https://edu.test/api"
 APP = "https://student.edu.test"

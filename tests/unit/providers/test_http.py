@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import requests
 import responses
+from requests import exceptions as rexc
+from urllib3 import exceptions as u3exc
+
 from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
 from exttests.providers import http as core
 from exttests.providers.http import HttpClient, HttpSettings, OutcomeUnknown, parse_retry_after
-from requests import exceptions as rexc
-from urllib3 import exceptions as u3exc
 
 BASE = "https://provider.test/api"
 NOW = 1_700_000_000.0

@@ -52,7 +52,9 @@ def http_settings() -> Any:
         raw = os.environ.get(env)
         if raw:
             number = float(raw)
-            overrides[field_name] = int(number) if field_name in ("max_attempts", "breaker_failure_threshold") else number
+            overrides[field_name] = (
+                int(number) if field_name in ("max_attempts", "breaker_failure_threshold") else number
+            )
     return HttpSettings(**overrides)
 
 
@@ -81,7 +83,9 @@ class ProviderRegistry:
             institutions = _setting(secret, "EDULASTIC_INSTITUTION_IDS", "institution_ids")
             return EdulasticProvider(
                 EdulasticConfig(
-                    base_url=_setting(secret, "EDULASTIC_BASE_URL", "base_url", "https://app.edulastic.com/api"),
+                    base_url=_setting(
+                        secret, "EDULASTIC_BASE_URL", "base_url", "https://app.edulastic.com/api"
+                    ),
                     app_url=_setting(secret, "EDULASTIC_APP_URL", "app_url", "https://app.edulastic.com"),
                     username=_setting(secret, "EDULASTIC_USERNAME", "username"),
                     password=_setting(secret, "EDULASTIC_PASSWORD", "password"),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
-
 import logging
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -83,6 +82,8 @@ class StepFunctionsWorkflow:
             # The task already timed out or finished, or Step Functions is unreachable: the
             # poll loop (or the sweeper) takes it from there. Waking is an optimisation; the
             # result is already stored, so the caller must not fail because of it.
-            log.warning("could not wake the workflow", extra={"code": error.response.get("Error", {}).get("Code")})
+            log.warning(
+                "could not wake the workflow", extra={"code": error.response.get("Error", {}).get("Code")}
+            )
             return False
         return True

@@ -84,7 +84,9 @@ def guard_request(event: dict[str, Any]) -> None:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type != "application/json" and not content_type.endswith("+json"):
-            raise BadRequest(f"content type '{content_type}' is not supported; send application/json", field="body")
+            raise BadRequest(
+                f"content type '{content_type}' is not supported; send application/json", field="body"
+            )
 
 
 def run(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -107,7 +107,9 @@ class ProgressResponse(BaseModel):
 def _assignment_fields(attempt: Attempt) -> dict[str, Any]:
     return {
         "assignmentId": attempt.assignment_id,
-        "classId": attempt.class_id if attempt.class_id is not None else ("" if attempt.assignment_id else None),
+        "classId": attempt.class_id
+        if attempt.class_id is not None
+        else ("" if attempt.assignment_id else None),
         "testUrl": attempt.test_url,
         "testId": attempt.test_id,
     }

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import NotFound, Unprocessable
 from .attempt import Attempt, EnrollmentStatus
 from .grades import next_grade
-from .models import Lesson, LessonType, QuestionResult, ScoreStatus, Scores, Student, ToolProvider
+from .models import Lesson, LessonType, QuestionResult, Scores, ScoreStatus, Student, ToolProvider
 
 EXTERNAL_LESSON_TYPES = {t.value for t in LessonType}
 SUPPORTED_PROVIDERS = {p.value for p in ToolProvider}
@@ -124,7 +124,7 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
                     index=index,
                     title=str(raw.get("title") or f"Question {index + 1}"),
                     url=raw.get("url") if isinstance(raw.get("url"), str) else test_url,
-                    difficulty=raw.get("difficulty")
+                    difficulty=str(raw["difficulty"])
                     if raw.get("difficulty") in ("easy", "medium", "hard")
                     else "medium",
                     score=points,

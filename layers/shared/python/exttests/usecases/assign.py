@@ -121,7 +121,9 @@ def _new_intent(
         credentials_email=email,
         previous_assignment_ids=previous_ids,
         deadline=iso(now + timedelta(days=deps.settings.deadline_for(provider.value))),
-        due_at=iso(now + timedelta(seconds=deps.settings.assign_lease_seconds + deps.settings.sweeper_grace_seconds)),
+        due_at=iso(
+            now + timedelta(seconds=deps.settings.assign_lease_seconds + deps.settings.sweeper_grace_seconds)
+        ),
         created_at=iso(now),
         updated_at=iso(now),
         version=(head.version + 1) if head else 1,
@@ -228,4 +230,6 @@ def _ensure_workflow(deps: Deps, head: Attempt) -> Attempt:
 
 def _outcome(deps: Deps, attempt: Attempt, ctx: Context) -> AssignOutcome:
     account = ctx.accounts.get(attempt.tool_provider)
-    return AssignOutcome(attempt=attempt, credentials=credentials_for(deps.cipher, attempt.student_id, account))
+    return AssignOutcome(
+        attempt=attempt, credentials=credentials_for(deps.cipher, attempt.student_id, account)
+    )

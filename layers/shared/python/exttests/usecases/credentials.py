@@ -23,9 +23,7 @@ def cipher_context(student_id: str, provider: str) -> dict[str, str]:
     return {"student": student_id, "provider": provider}
 
 
-def credentials_for(
-    cipher: Cipher, student_id: str, account: ProviderAccount | None
-) -> Credentials | None:
+def credentials_for(cipher: Cipher, student_id: str, account: ProviderAccount | None) -> Credentials | None:
     """Only a password the service set on the provider can be handed out."""
     if account is None or not account.created_by_service or not account.password_ciphertext:
         return None

@@ -87,13 +87,23 @@ def complete_enrollment(deps: Deps, attempt: Attempt, lesson: Lesson, student: S
             if error is not None or course_id is None:
                 log.info("enrollment failed", extra={"reason": error, "attempt": attempt.attempt})
                 failed = attempt.model_copy(
-                    update={"enrollment": EnrollmentStatus.FAILED, "enrollment_error": error, "updated_at": now}
+                    update={
+                        "enrollment": EnrollmentStatus.FAILED,
+                        "enrollment_error": error,
+                        "updated_at": now,
+                    }
                 )
                 return deps.store.save(failed)
             enrolled = attempt.model_copy(
-                update={"enrollment": EnrollmentStatus.ENROLLED, "enrolled_course_id": course_id, "updated_at": now}
+                update={
+                    "enrollment": EnrollmentStatus.ENROLLED,
+                    "enrolled_course_id": course_id,
+                    "updated_at": now,
+                }
             )
-            return deps.store.save_enrollment(enrolled, course_id, _enrollment_record(attempt, course_id, now))
+            return deps.store.save_enrollment(
+                enrolled, course_id, _enrollment_record(attempt, course_id, now)
+            )
         except VersionConflict:
             fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
             if fresh is None:

@@ -28,7 +28,9 @@ def get_progress(deps: Deps, student_id: str, lesson_id: str, attempt: int | Non
         return ProgressOutcome(ctx.lesson, head, head.attempt if head else 1)
     if head is None and attempt == 1:
         return ProgressOutcome(ctx.lesson, None, 1)
-    found = deps.store.get_attempt(student_id, lesson_id, attempt) if head and attempt < head.attempt else None
+    found = (
+        deps.store.get_attempt(student_id, lesson_id, attempt) if head and attempt < head.attempt else None
+    )
     if found is None:
         raise NotFound(f"attempt {attempt} does not exist for this student and lesson", field="attempt")
     return ProgressOutcome(ctx.lesson, found, attempt)

@@ -125,7 +125,15 @@ def _edulastic_change(deps: Deps, lesson: Lesson, results: TestResults):  # type
 
 
 def _same_results(before: Attempt, after: Attempt) -> bool:
-    fields = ("questions", "score", "correct_questions", "total_questions", "submitted", "graded", "score_status")
+    fields = (
+        "questions",
+        "score",
+        "correct_questions",
+        "total_questions",
+        "submitted",
+        "graded",
+        "score_status",
+    )
     return all(getattr(before, name) == getattr(after, name) for name in fields)
 
 
@@ -210,4 +218,3 @@ def _check_refs(attempt: Attempt, record: dict[str, Any]) -> None:
     line_item = record.get("assessmentLineItem")
     if isinstance(line_item, dict) and line_item.get("sourcedId") not in (None, attempt.line_item_id):
         raise BadRequest("assessmentLineItem does not match the assessmentResult", field="assessmentLineItem")
-

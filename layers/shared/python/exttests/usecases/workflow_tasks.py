@@ -71,7 +71,9 @@ def enroll(deps: Deps, student: str, lesson: str, number: int) -> dict[str, Any]
 def register_callback(deps: Deps, student: str, lesson: str, number: int, token: str) -> dict[str, Any]:
     """Keep the task token where the write-back finds it; wake at once if already final."""
     now = deps.clock.now()
-    due = iso(now + timedelta(seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds))
+    due = iso(
+        now + timedelta(seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds)
+    )
 
     def change(current: Attempt) -> Attempt | None:
         if current.is_final:
@@ -84,7 +86,9 @@ def register_callback(deps: Deps, student: str, lesson: str, number: int, token:
     return {"registered": not attempt.is_final}
 
 
-def record_failure(deps: Deps, student: str, lesson: str, number: int, error: dict[str, Any] | None) -> dict[str, Any]:
+def record_failure(
+    deps: Deps, student: str, lesson: str, number: int, error: dict[str, Any] | None
+) -> dict[str, Any]:
     """Keep why the workflow failed on the attempt; the sweeper restarts it later."""
     error = error or {}
     text = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:500]}"
@@ -153,7 +157,12 @@ def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: Swe
             "workflow_generation": head.workflow_generation + 1,
             "workflow_started": True,
             "task_token": None,
-            "due_at": iso(now + timedelta(seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds)),
+            "due_at": iso(
+                now
+                + timedelta(
+                    seconds=deps.settings.callback_timeout_seconds + deps.settings.sweeper_grace_seconds
+                )
+            ),
         }
     )
     try:

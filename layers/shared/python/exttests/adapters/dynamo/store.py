@@ -231,7 +231,11 @@ class DynamoStore:
                         **keys.result_alias(intent.sourced_id),
                         DOC: {
                             "S": json.dumps(
-                                {"student": intent.student_id, "lesson": intent.lesson_id, "attempt": intent.attempt}
+                                {
+                                    "student": intent.student_id,
+                                    "lesson": intent.lesson_id,
+                                    "attempt": intent.attempt,
+                                }
                             )
                         },
                     },
@@ -241,7 +245,9 @@ class DynamoStore:
         ]
         if previous is not None:
             archive_key = keys.attempt_archive(previous.student_id, previous.lesson_id, previous.attempt)
-            items.append({"Put": {"TableName": self.table, "Item": self._attempt_item(previous, archive_key)}})
+            items.append(
+                {"Put": {"TableName": self.table, "Item": self._attempt_item(previous, archive_key)}}
+            )
         if new_account is not None:
             items.append({"Put": self._account_put(intent.student_id, new_account, new=True)})
         try:
@@ -255,12 +261,23 @@ class DynamoStore:
             {"Delete": {"TableName": self.table, "Key": keys.result_alias(intent.sourced_id)}}
         ]
         head_key = keys.attempt_head(intent.student_id, intent.lesson_id)
-        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(intent.version)}}}
+        condition = {
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(intent.version)}},
+        }
         if previous is None:
             items.append({"Delete": {"TableName": self.table, "Key": head_key, **condition}})
         else:
             restored = previous.model_copy(update={"version": intent.version + 1})
-            items.append({"Put": {"TableName": self.table, "Item": self._attempt_item(restored, head_key), **condition}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._attempt_item(restored, head_key),
+                        **condition,
+                    }
+                }
+            )
             archive_key = keys.attempt_archive(previous.student_id, previous.lesson_id, previous.attempt)
             items.append({"Delete": {"TableName": self.table, "Key": archive_key}})
         try:
