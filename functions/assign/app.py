@@ -12,7 +12,18 @@ from exttests.usecases.assign import AssignCommand, assign
 app = create_resolver()
 
 
-@app.post("/powerpath/makeExternalTestAssignment", responses={200: {"model": AssignResponse}})
+@app.post(
+    "/powerpath/makeExternalTestAssignment",
+    operation_id="makeExternalTestAssignment",
+    summary="Assign an external test (Edulastic or MasteryTrack) to a student",
+    tags=["PowerPath"],
+    responses={
+        200: {
+            "description": "The assignment of the student's current attempt",
+            "content": {"application/json": {"model": AssignResponse}},
+        }
+    },
+)
 def make_external_test_assignment(body: AssignBody) -> Any:
     outcome = assign(
         wiring.deps(),

@@ -18,7 +18,18 @@ Id = Annotated[
 ]
 
 
-@app.get("/powerpath/importExternalTestAssignmentResults", responses={200: {"model": ImportResponse}})
+@app.get(
+    "/powerpath/importExternalTestAssignmentResults",
+    operation_id="importExternalTestAssignmentResults",
+    summary="Import the results of the student's current attempt from the test provider",
+    tags=["PowerPath"],
+    responses={
+        200: {
+            "description": "The state of the student's current attempt",
+            "content": {"application/json": {"model": ImportResponse}},
+        }
+    },
+)
 def import_external_test_assignment_results(
     student: Id,
     lesson: Id,

@@ -18,7 +18,18 @@ Id = Annotated[
 ]
 
 
-@app.get("/powerpath/getAssessmentProgress", responses={200: {"model": ProgressResponse}})
+@app.get(
+    "/powerpath/getAssessmentProgress",
+    operation_id="getAssessmentProgress",
+    summary="Progress of an attempt: score, per-question results, XP",
+    tags=["PowerPath"],
+    responses={
+        200: {
+            "description": "The progress of the attempt",
+            "content": {"application/json": {"model": ProgressResponse}},
+        }
+    },
+)
 def get_assessment_progress(
     student: Id, lesson: Id, attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None
 ) -> Any:

@@ -16,16 +16,42 @@ app = create_resolver()
 
 ROUTE = "/ims/oneroster/gradebook/v1p2/assessmentResults/<sourcedId>"
 SourcedId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+RECORD_RESPONSE: dict[int, Any] = {
+    200: {
+        "description": "The stored OneRoster 1.2 AssessmentResult",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["assessmentResult"],
+                    "properties": {"assessmentResult": {"type": "object"}},
+                }
+            }
+        },
+    }
+}
 
 
-@app.put(ROUTE)
+@app.put(
+    ROUTE,
+    operation_id="putAssessmentResult",
+    summary="Write back a MasteryTrack result (OneRoster 1.2 AssessmentResult upsert)",
+    tags=["OneRoster gradebook"],
+    responses=RECORD_RESPONSE,
+)
 def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803
     record = body.assessmentResult.model_dump(exclude_none=True)
     outcome = write_back(wiring.deps(), sourcedId, record)
     return json_response(200, assessment_result(outcome.attempt))
 
 
-@app.get(ROUTE)
+@app.get(
+    ROUTE,
+    operation_id="getAssessmentResult",
+    summary="The stored AssessmentResult of an attempt",
+    tags=["OneRoster gradebook"],
+    responses=RECORD_RESPONSE,
+)
 def get_assessment_result_route(sourcedId: SourcedId) -> Any:  # noqa: N803
     return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourcedId)))
 

@@ -25,6 +25,10 @@ class VersionConflict(Exception):
     """Another writer changed the attempt since it was read (optimistic locking)."""
 
 
+class CourseMissing(Exception):
+    """The course to enroll in does not exist in the roster (checked inside the transaction)."""
+
+
 class Store(Protocol):
     def load_context(self, student_id: str, lesson_id: str) -> Context: ...
 
@@ -55,14 +59,14 @@ class Store(Protocol):
         ...
 
     def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
-        """Enroll and mark the attempt enrolled in one transaction (raises VersionConflict)."""
+        """Enroll and save the attempt in one transaction, checking the course exists.
+
+        Raises VersionConflict, or CourseMissing (nothing written)."""
         ...
 
     def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None: ...
 
-    def course_exists(self, course_id: str) -> bool: ...
-
-    def find_by_sourced_id(self, sourced_id: str) -> Attempt | None: ...
+    def find_by_sourced_id(self, sourced_id: str) -> tuple[Context, Attempt] | None: ...
 
     def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str, int]]: ...
 

@@ -166,7 +166,12 @@ class EdulasticProvider:
     def assign(self, request: AssignRequest) -> Assignment:
         if not request.test_id:
             raise ProviderRejected(NAME, "the resource has no Edulastic test id (vendorId)")
-        user_id, created = self._ensure_student(request)
+        if request.known_user_id:
+            user_id, created = request.known_user_id, False
+        elif request.likely_new and request.new_student_password:
+            user_id, created = self._create_student(request)
+        else:
+            user_id, created = self._ensure_student(request)
         found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
         class_id = self.config.class_id
         return Assignment(

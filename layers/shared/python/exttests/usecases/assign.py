@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..domain.attempt import Attempt, AttemptStatus
+from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.grades import grade_rank
 from ..domain.models import Credentials, Lesson, ProviderAccount, Student, ToolProvider
 from ..domain.rules import check_lesson, check_student, student_email
@@ -23,6 +23,7 @@ from ..ports import Context, VersionConflict
 from ..providers.base import AssignRequest
 from .credentials import cipher_context, credentials_for, generate_password
 from .deps import Deps, iso
+from .finalize import complete_enrollment
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
                 continue
             previous = None
         else:
+            if head is not None and head.enrollment == EnrollmentStatus.PENDING:
+                # Finish the previous attempt's enrollment before it is archived.
+                complete_enrollment(deps, head, ctx.lesson, student)
+                continue
             intent, account = _new_intent(deps, command, ctx, student, provider, email)
             if not deps.store.begin_attempt(intent, head, account):
                 continue  # another request recorded its intent first: wait for it
@@ -168,6 +173,10 @@ def _assign_on_provider(
         line_item_sourced_id=intent.line_item_id,
         result_sourced_id=intent.sourced_id,
         exclude_assignment_ids=frozenset(intent.previous_assignment_ids),
+        known_user_id=account.provider_user_id if account is not None else None,
+        likely_new=account is not None
+        and account.created_by_service is None
+        and not account.provider_user_id,
     )
     try:
         assignment = deps.providers.get(provider_name).assign(request)

@@ -73,8 +73,7 @@ def import_for_context(deps: Deps, ctx: Context) -> Attempt:
         change = _edulastic_change(deps, lesson, results)
     else:
         change = _writeback_change(deps, lesson)
-    attempt = update_attempt(deps, head, change)
-    return complete_enrollment(deps, attempt, lesson, ctx.student)
+    return update_attempt(deps, head, change, lesson=lesson, student=ctx.student)
 
 
 def _questions_from(results: TestResults, test_url: str | None) -> list[QuestionResult]:
@@ -171,22 +170,26 @@ class WriteBackOutcome:
     woke_workflow: bool = False
 
 
-def get_assessment_result(deps: Deps, sourced_id: str) -> Attempt:
-    attempt = deps.store.find_by_sourced_id(sourced_id)
-    if attempt is None:
+def _find(deps: Deps, sourced_id: str) -> tuple[Context, Attempt]:
+    found = deps.store.find_by_sourced_id(sourced_id)
+    if found is None:
         raise NotFound(f"assessmentResult '{sourced_id}' does not exist", field="sourcedId")
-    return attempt
+    return found
+
+
+def get_assessment_result(deps: Deps, sourced_id: str) -> Attempt:
+    return _find(deps, sourced_id)[1]
 
 
 def write_back(deps: Deps, sourced_id: str, record: dict[str, Any]) -> WriteBackOutcome:
     """Store a OneRoster AssessmentResult written back by MasteryTrack (or any writer).
 
     `record` is already validated by the API layer (scoreStatus in the enum, numeric score)."""
-    attempt = get_assessment_result(deps, sourced_id)
+    ctx, attempt = _find(deps, sourced_id)
     _check_refs(attempt, record)
     if attempt.is_final:
         return WriteBackOutcome(attempt)  # writers retry; a final attempt never changes
-    lesson = deps.store.get_lesson(attempt.lesson_id)
+    lesson = ctx.lesson
     is_mastery_track = attempt.tool_provider == ToolProvider.MASTERY_TRACK.value
 
     def store_record(current: Attempt) -> Attempt | None:
@@ -200,14 +203,11 @@ def write_back(deps: Deps, sourced_id: str, record: dict[str, Any]) -> WriteBack
         status = record.get("scoreStatus")
         return updated.model_copy(update={"score_status": ScoreStatus(status)}) if status else updated
 
-    saved = update_attempt(deps, attempt, store_record)
+    saved = update_attempt(deps, attempt, store_record, lesson=lesson, student=ctx.student)
     woke = False
-    if saved.finalized and lesson is not None:
-        student = deps.store.get_student(saved.student_id)
-        saved = complete_enrollment(deps, saved, lesson, student)
-        if saved.task_token:
-            # Wake the waiting workflow now instead of at its next poll.
-            woke = deps.workflow.complete_callback(saved.task_token, {"finalized": True})
+    if saved.finalized and saved.task_token:
+        # Wake the waiting workflow now instead of at its next poll.
+        woke = deps.workflow.complete_callback(saved.task_token, {"finalized": True})
     return WriteBackOutcome(saved, woke)
 
 

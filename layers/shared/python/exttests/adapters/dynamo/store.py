@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from ...domain.attempt import Attempt
 from ...domain.models import Lesson, ProviderAccount, Student
 from ...domain.roster import lesson_from_documents, student_from_user
-from ...ports import Context, VersionConflict
+from ...ports import Context, CourseMissing, VersionConflict
 from . import keys
 from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK
 
@@ -146,17 +146,16 @@ class DynamoStore:
                 return course
         return None
 
-    def course_exists(self, course_id: str) -> bool:
-        answer = self.client.get_item(
-            TableName=self.table, Key=keys.course(course_id), ProjectionExpression=PK
-        )
-        return "Item" in answer
-
-    def find_by_sourced_id(self, sourced_id: str) -> Attempt | None:
+    def find_by_sourced_id(self, sourced_id: str) -> tuple[Context, Attempt] | None:
+        """The attempt a OneRoster AssessmentResult id belongs to, with its student and lesson."""
         alias = _doc(self._get(keys.result_alias(sourced_id)))
         if not isinstance(alias, dict):
             return None
-        return self.get_attempt(alias["student"], alias["lesson"], int(alias["attempt"]))
+        ctx = self.load_context(alias["student"], alias["lesson"])
+        number = int(alias["attempt"])
+        attempt = ctx.head if ctx.head is not None and ctx.head.attempt == number else None
+        attempt = attempt or self.get_attempt(alias["student"], alias["lesson"], number)
+        return (ctx, attempt) if attempt is not None else None
 
     def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str, int]]:
         """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
@@ -302,21 +301,38 @@ class DynamoStore:
 
     def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
         saved = attempt.model_copy(update={"version": attempt.version + 1})
-        self._transact(
-            [
-                {"Put": self._head_put(saved, attempt.version)},
-                {
-                    # if_not_exists: enrolling twice keeps the first record (a no-op).
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": keys.enrollment(attempt.student_id, course_id),
-                        "UpdateExpression": "SET #doc = if_not_exists(#doc, :doc)",
-                        "ExpressionAttributeNames": {"#doc": DOC},
-                        "ExpressionAttributeValues": {":doc": {"S": json.dumps(record)}},
-                    }
-                },
-            ]
-        )
+        items = [
+            {"Put": self._head_put(saved, attempt.version)},
+            {
+                # if_not_exists: enrolling twice keeps the first record (a no-op).
+                "Update": {
+                    "TableName": self.table,
+                    "Key": keys.enrollment(attempt.student_id, course_id),
+                    "UpdateExpression": "SET #doc = if_not_exists(#doc, :doc)",
+                    "ExpressionAttributeNames": {"#doc": DOC},
+                    "ExpressionAttributeValues": {":doc": {"S": json.dumps(record)}},
+                }
+            },
+            {
+                # Checked in the same transaction instead of a separate read: one round trip.
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": keys.course(course_id),
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            },
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if len(reasons) > 2 and reasons[2].get("Code") == "ConditionalCheckFailed":
+                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                    raise VersionConflict("attempt changed") from error
+                raise CourseMissing(course_id) from error
+            if _conditional_failure(error):
+                raise VersionConflict("attempt changed") from error
+            raise
         return saved
 
     def touch_due(self, attempt: Attempt, due: datetime) -> None:

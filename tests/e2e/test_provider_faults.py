@@ -1,0 +1,500 @@
+"""Provider faults end to end: the whole local stack (`python -m local.stack`) in a subprocess of its own.
+
+- Soak: both simulators inject ~30 % faults (5xx, read timeouts, 429 + Retry-After) on every
+  provider route; 100 assignments (50 Edulastic, 50 MasteryTrack) are made over HTTP by a client
+  that retries 502/503/429 like a real one, the simulated students finish, and the finalization
+  workflow alone (no client poll) must finalize and enroll every one of them: none lost, none
+  duplicated, no execution failed.
+- Circuit breaker: under a full Edulastic outage the assign answers 502 until the breaker opens,
+  then 503 + Retry-After without calling the provider; after the outage and the cool-down the next
+  request goes through (half-open) and the circuit closes.
+
+Each test starts its own stack (its own settings; the session stack of conftest.py parks the
+workflow). A subprocess, not an in-process LocalStack: the same pytest worker also runs the moto
+integration tests, and LocalStack.start() resets moto and rewrites os.environ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import StackProcess, _reader
+from tests.support import DEMO_ROSTER, ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+HTTP_TIMEOUT = 30.0
+EDU_LESSON = "lesson-edu-testout-math-g5"  # Edulastic test edu-test-algebra-1: max scores 1, 1, 2, 1
+MT_LESSON = "lesson-mt-testout-math-g5"
+EDU_TEST_ID = "edu-test-algebra-1"
+MT_TEST_ID = "mt-math-g5"
+NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
+EDU_MAX_SCORES = [1, 1, 2, 1]
+SOAK_STUDENTS = 120
+SOAK_PER_PROVIDER = 50
+SOAK_THREADS = 8
+FINALIZE_TIMEOUT = 120.0
+CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
+CLIENT_RETRY_AFTER_CAP = 5.0
+BREAKER_THRESHOLD = 3
+BREAKER_COOLDOWN = 2.0
+
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    email: str
+
+
+def soak_student(n: int) -> Student:
+    return Student(f"student-soak-{n}", f"soak-{n}@students.example.com")
+
+
+def write_roster(directory: Path) -> Path:
+    roster = json.loads(DEMO_ROSTER.read_text(encoding="utf-8"))
+    for n in range(SOAK_STUDENTS):
+        student = soak_student(n)
+        roster["users"].append(
+            {
+                "sourcedId": student.id,
+                "status": "active",
+                "dateLastModified": "2025-01-06T00:00:00.000Z",
+                "enabledUser": True,
+                "givenName": "Soak",
+                "familyName": f"Student {n}",
+                "email": student.email,
+                "roles": [{"roleType": "primary", "role": "student", "org": {"sourcedId": "org-school-1"}}],
+                "primaryOrg": {"sourcedId": "org-school-1"},
+                "grades": ["5"],
+            }
+        )
+    path = directory / "roster.json"
+    path.write_text(json.dumps(roster, indent=2), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProcess]:
+    """`python -m local.stack` with `settings` on top of the environment; stopped by SIGTERM."""
+    env = {
+        **os.environ,
+        "PORT": str(free_port()),
+        "MOTO_PORT": str(free_port()),
+        "EDULASTIC_SIM_PORT": str(free_port()),
+        "MASTERY_TRACK_SIM_PORT": str(free_port()),
+        "LOG_LEVEL": "WARNING",
+        "ROSTER_FILE": str(roster),
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+    for name in ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_reader, args=(process.stdout, output, ready), daemon=True)
+    reader.start()
+    stack = StackProcess(process, output)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not ready.wait(0.1):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"local stack did not get ready; its output:\n{stack.text()}", pytrace=False)
+        stack.parse_banner()
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+        reader.join(timeout=5)
+
+
+# --- a client that behaves like a real one ----------------------------------------------
+
+
+@dataclass
+class AssignOutcome:
+    student: Student
+    lesson: str
+    statuses: list[int] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+    last_text: str = ""
+    seconds: float = 0.0
+
+
+def retry_delay(answer: requests.Response, attempt: int) -> float:
+    raw = answer.headers.get("Retry-After")
+    try:
+        return min(float(raw), CLIENT_RETRY_AFTER_CAP) if raw else min(0.2 * 2**attempt, 2.0)
+    except ValueError:
+        return 1.0
+
+
+def assign_with_retries(stack: StackProcess, student: Student, lesson: str) -> AssignOutcome:
+    """POST makeExternalTestAssignment; retry 502/503/429 (Retry-After honoured), bounded.
+
+    The contract makes assign idempotent for an attempt that is not finalized, so a retry
+    after a failed or lost answer is safe."""
+    outcome = AssignOutcome(student, lesson)
+    started = time.monotonic()
+    for attempt in range(CLIENT_MAX_ATTEMPTS):
+        answer = stack.assign(student.id, lesson, applicationName="soak")
+        outcome.statuses.append(answer.status_code)
+        outcome.last_text = answer.text[:500]
+        if answer.status_code == 200:
+            outcome.body = answer.json()
+            break
+        if answer.status_code not in (429, 502, 503):
+            break
+        time.sleep(retry_delay(answer, attempt))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def finish(stack: StackProcess, outcome: AssignOutcome) -> dict[str, Any]:
+    """The simulated student finishes the test, all correct (control routes: never faulted)."""
+    assert outcome.body is not None
+    assignment_id = outcome.body["assignmentId"]
+    if outcome.body["toolProvider"] == "edulastic":
+        questions = [
+            {"index": i, "score": m, "maxScore": m, "correct": True, "feedback": "Correct"}
+            for i, m in enumerate(EDU_MAX_SCORES)
+        ]
+        return dict(
+            stack.edulastic_control(
+                "finish",
+                {
+                    "assignmentId": assignment_id,
+                    "email": outcome.student.email,
+                    "graded": "GRADED",
+                    "questions": questions,
+                },
+            )
+        )
+    return dict(
+        stack.mastery_track_control(
+            "finish",
+            {
+                "assignmentId": assignment_id,
+                "score": 95,
+                "totalQuestions": 20,
+                "correctQuestions": 19,
+                "scoreStatus": "fully graded",
+                "processed": True,
+            },
+        )
+    )
+
+
+def set_faults(stack: StackProcess, body: dict[str, Any]) -> None:
+    for root in (stack.edulastic_root, stack.mastery_track_root):
+        answer = requests.post(f"{root}/_control/faults", json=body, timeout=HTTP_TIMEOUT)
+        assert answer.status_code == 200, answer.text
+
+
+def get_faults(root: str) -> dict[str, Any]:
+    answer = requests.get(f"{root}/_control/faults", timeout=HTTP_TIMEOUT)
+    answer.raise_for_status()
+    faults: dict[str, Any] = answer.json()["faults"]
+    return faults
+
+
+def all_executions(stack: StackProcess) -> list[dict[str, Any]]:
+    sfn = stack.aws("stepfunctions")
+    found: list[dict[str, Any]] = []
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+            found.extend(page["executions"])
+    return found
+
+
+def execution_report(stack: StackProcess, arn: str) -> str:
+    sfn = stack.aws("stepfunctions")
+    described = sfn.describe_execution(executionArn=arn)
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    lines = [f"{arn}: {described['status']} input={described.get('input')}"]
+    for event in events:
+        details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
+        lines.append(f"  {event['id']:>3} {event['type']:<28} {json.dumps(details, default=str)[:300]}")
+    return "\n".join(lines)
+
+
+def sim_calls(state: dict[str, Any]) -> int:
+    return sum(int(n) for n in state["calls"].values())
+
+
+# --- the soak -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def soak_stack(tmp_path: Path) -> Iterator[StackProcess]:
+    settings = {
+        "WORKFLOW_WAIT_SECONDS": "1,1,2",
+        # MasteryTrack is woken by the write-back; the timeout is only the fallback to polling.
+        "CALLBACK_TIMEOUT_SECONDS": "30",
+        "PROVIDER_READ_TIMEOUT": "1",
+        "PROVIDER_MAX_ATTEMPTS": "4",
+        "PROVIDER_BACKOFF_BASE": "0.05",
+        "PROVIDER_BACKOFF_CAP": "0.5",
+        "PROVIDER_RETRY_AFTER_CAP": "2",
+        "PROVIDER_BREAKER_THRESHOLD": "5",
+        "PROVIDER_BREAKER_COOLDOWN": "2",
+    }
+    with running_stack(write_roster(tmp_path), settings) as stack:
+        yield stack
+
+
+def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
+    stack = soak_stack
+    started = time.monotonic()
+    faults = {
+        "errorRate": 0.1,  # 500/502/503
+        "timeoutRate": 0.1,  # processed, answered after 2 s: the service's 1 s read timeout fires
+        "timeoutSeconds": 2,
+        "rateLimitRate": 0.1,  # 429 + Retry-After: 1
+        "retryAfter": 1,
+        "seed": 20250106,
+    }
+    set_faults(stack, faults)
+    jobs = [(soak_student(n), EDU_LESSON) for n in range(SOAK_PER_PROVIDER)] + [
+        (soak_student(SOAK_PER_PROVIDER + n), MT_LESSON) for n in range(SOAK_PER_PROVIDER)
+    ]
+
+    def assign_and_finish(job: tuple[Student, str]) -> tuple[AssignOutcome, dict[str, Any] | None]:
+        outcome = assign_with_retries(stack, *job)
+        return outcome, (finish(stack, outcome) if outcome.body is not None else None)
+
+    with ThreadPoolExecutor(SOAK_THREADS) as pool:
+        results = list(pool.map(assign_and_finish, jobs))
+    assigned_at = time.monotonic()
+    outcomes = [outcome for outcome, _ in results]
+    answers = Counter(status for outcome in outcomes for status in outcome.statuses)
+    unassigned = [
+        (o.student.id, o.lesson, o.statuses, o.last_text) for o in outcomes if o.body is None
+    ]
+    write_backs = Counter(
+        str((finished.get("writeBack") or {}).get("status"))
+        for outcome, finished in results
+        if finished is not None and outcome.lesson == MT_LESSON
+    )
+
+    # Wait, without any client poll of importExternalTestAssignmentResults, for the workflow to
+    # finalize and enroll everyone. getAssessmentProgress is a read that never calls a provider.
+    pending = {(o.student.id, o.lesson) for o in outcomes if o.body is not None}
+    progress: dict[tuple[str, str], dict[str, Any]] = {}
+    deadline = time.monotonic() + FINALIZE_TIMEOUT
+    while pending and time.monotonic() < deadline:
+        for key in sorted(pending):
+            answer = stack.progress(*key)
+            assert answer.status_code == 200, (key, answer.status_code, answer.text)
+            body = answer.json()
+            if body["finalized"] and NEXT_COURSE in stack.enrollments(key[0]):
+                progress[key] = body
+                pending.discard(key)
+        if pending:
+            time.sleep(1.0)
+    finalized_at = time.monotonic()
+    # Executions end right after the Enroll task; give the last ones a moment to be recorded.
+    executions = all_executions(stack)
+    settle = time.monotonic() + 10
+    while any(e["status"] == "RUNNING" for e in executions) and time.monotonic() < settle:
+        time.sleep(0.5)
+        executions = all_executions(stack)
+
+    set_faults(stack, {})  # stop injecting before the bookkeeping reads
+    edulastic = stack.edulastic_state()
+    mastery_track = stack.mastery_track_state()
+    by_status = Counter(e["status"] for e in executions)
+    print(
+        "\n--- provider-fault soak ---"
+        f"\nassignments: {len(jobs)} ({SOAK_PER_PROVIDER} Edulastic, {SOAK_PER_PROVIDER} MasteryTrack),"
+        f" {SOAK_THREADS} client threads"
+        f"\nassign answers by status (incl. client retries): {dict(sorted(answers.items()))}"
+        f"\nclient attempts per assignment: {dict(sorted(Counter(len(o.statuses) for o in outcomes).items()))}"
+        f"\nslowest assign (incl. retries): {max(o.seconds for o in outcomes):.1f} s"
+        f"\nMasteryTrack write-backs by status: {dict(write_backs)}"
+        f"\nEdulastic provider calls: {sim_calls(edulastic)} {edulastic['calls']}"
+        f"\nEdulastic faults injected: {edulastic['faults']['injected']}"
+        f"\nMasteryTrack provider calls: {sim_calls(mastery_track)} {mastery_track['calls']}"
+        f"\nMasteryTrack faults injected: {mastery_track['faults']['injected']}"
+        f"\nexecutions by status: {dict(by_status)} (total {len(executions)})"
+        f"\nfinalized + enrolled: {len(progress)}/{len(jobs)}"
+        f"\ntime: assign+finish {assigned_at - started:.1f} s, until all final"
+        f" {finalized_at - started:.1f} s, total {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+
+    # Faults were really injected, of every kind, on both providers.
+    for state in (edulastic, mastery_track):
+        assert {"error", "timeout", "rate_limit"} <= set(state["faults"]["injected"]), state["faults"]
+    # Every assignment was made; a 500 is a bug and a 4xx other than 429 is wrong here.
+    assert not unassigned, unassigned
+    assert not [s for s in answers if s not in (200, 429, 502, 503)], answers
+    assert write_backs == Counter({"200": SOAK_PER_PROVIDER}), write_backs
+    # None lost: every attempt finalized and enrolled through the workflow.
+    assert not pending, f"not finalized/enrolled after {FINALIZE_TIMEOUT:.0f} s: {sorted(pending)}"
+    for (student_id, lesson), body in progress.items():
+        assert body["attempt"] == 1, (student_id, lesson, body)
+        assert body["enrollmentFailed"] is False, (student_id, lesson, body)
+        assert body["accuracy"] >= 90, (student_id, lesson, body)
+
+    # None duplicated: exactly one enrollment per student, one provider assignment per
+    # (student, test), one Edulastic account per student, and it is the one the service returned.
+    for outcome in outcomes:
+        courses = stack.enrollments(outcome.student.id)
+        assert courses == [NEXT_COURSE], (outcome.student.id, courses)
+    assert outcome.body is not None
+    edu_users = Counter(u["email"] for u in edulastic["users"])
+    email_by_user = {u["_id"]: u["email"] for u in edulastic["users"]}
+    edu_assigned = Counter(
+        (email_by_user.get(sid), a["testId"])
+        for a in edulastic["assignments"]
+        for cls in a["class"]
+        for sid in cls["students"]
+    )
+    mt_assigned = Counter((a["student_email"], a["timeback_id"]) for a in mastery_track["assignments"])
+    for outcome in outcomes:
+        assert outcome.body is not None
+        if outcome.lesson == EDU_LESSON:
+            assert edu_users[outcome.student.email] == 1, (outcome.student, edu_users[outcome.student.email])
+            assert edu_assigned[(outcome.student.email, EDU_TEST_ID)] == 1, outcome.student
+            [ids] = [
+                [a["_id"] for a in edulastic["assignments"] if a["_id"] == outcome.body["assignmentId"]]
+            ]
+            assert ids == [outcome.body["assignmentId"]], outcome.body
+        else:
+            assert mt_assigned[(outcome.student.email, MT_TEST_ID)] == 1, outcome.student
+            [assignment] = [
+                a for a in mastery_track["assignments"] if a["student_email"] == outcome.student.email
+            ]
+            assert assignment["id"] == outcome.body["assignmentId"], (assignment, outcome.body)
+    assert sum(edu_assigned.values()) == SOAK_PER_PROVIDER, edu_assigned
+    assert len(mastery_track["assignments"]) == SOAK_PER_PROVIDER, mt_assigned
+
+    # The workflow did it, without failures: one execution per attempt, every one SUCCEEDED.
+    assert len(executions) == len(jobs), by_status
+    failed = [e["executionArn"] for e in executions if e["status"] != "SUCCEEDED"]
+    assert not failed, "\n".join(execution_report(stack, arn) for arn in failed[:5])
+
+
+# --- the circuit breaker -------------------------------------------------------------------
+
+
+@pytest.fixture
+def breaker_stack(tmp_path: Path) -> Iterator[StackProcess]:
+    settings = {
+        "WORKFLOW_WAIT_SECONDS": "3600",  # nothing polls the provider behind the test's back
+        "CALLBACK_TIMEOUT_SECONDS": "3600",
+        "PROVIDER_READ_TIMEOUT": "1",
+        "PROVIDER_MAX_ATTEMPTS": "4",
+        "PROVIDER_BACKOFF_BASE": "0.02",
+        "PROVIDER_BACKOFF_CAP": "0.1",
+        "PROVIDER_RETRY_AFTER_CAP": "1",
+        "PROVIDER_BREAKER_THRESHOLD": str(BREAKER_THRESHOLD),
+        "PROVIDER_BREAKER_COOLDOWN": str(BREAKER_COOLDOWN),
+    }
+    with running_stack(write_roster(tmp_path), settings) as stack:
+        yield stack
+
+
+def ims_failure(answer: requests.Response) -> dict[str, Any]:
+    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
+    body: dict[str, Any] = answer.json()
+    assert body["imsx_codeMajor"] == "failure", body
+    return body
+
+
+def test_circuit_breaker_opens_under_outage_and_closes_after(breaker_stack: StackProcess) -> None:
+    stack = breaker_stack
+    student, later = soak_student(0), [soak_student(n) for n in (1, 2)]
+    set_faults(stack, {"outage": True})
+
+    # Outage: the service retries each provider call, then answers 502 until the breaker opens.
+    answers: list[tuple[int, float, int, int, str | None]] = []  # status, seconds, calls before/after
+    for _ in range(BREAKER_THRESHOLD + 3):
+        before = sim_calls(stack.edulastic_state())
+        t0 = time.perf_counter()
+        answer = stack.assign(student.id, EDU_LESSON)
+        took = time.perf_counter() - t0
+        after = sim_calls(stack.edulastic_state())
+        answers.append((answer.status_code, took, before, after, answer.headers.get("Retry-After")))
+        assert answer.status_code in (502, 503), (answer.status_code, answer.text)
+        ims_failure(answer)
+        if answer.status_code == 503 and len([a for a in answers if a[0] == 503]) >= 3:
+            break
+    statuses = [a[0] for a in answers]
+    first_open = statuses.index(503) if 503 in statuses else len(statuses)
+    open_answers = answers[first_open:]
+    print(
+        "\n--- circuit breaker (Edulastic outage) ---"
+        + "".join(
+            f"\n  {status} in {took * 1000:.0f} ms, Edulastic calls {b} -> {a}, Retry-After {ra}"
+            for status, took, b, a, ra in answers
+        ),
+        flush=True,
+    )
+    assert statuses[:first_open] and set(statuses[:first_open]) == {502}, statuses
+    assert first_open <= BREAKER_THRESHOLD, statuses  # at most one breaker failure per request
+    assert all(b < a for _, _, b, a, _ in answers[:first_open]), answers  # 502: the provider was tried
+    assert len(open_answers) >= 3 and set(a[0] for a in open_answers) == {503}, statuses
+    for _, _, before, after, retry_after in open_answers:
+        assert after == before, answers  # open circuit: no provider call at all
+        assert retry_after is not None and 1 <= int(retry_after) <= BREAKER_COOLDOWN + 1, answers
+    print(f"  503 answers: max {max(a[1] for a in open_answers) * 1000:.0f} ms", flush=True)
+    # No attempt was written by the failed requests.
+    progress = stack.progress(student.id, EDU_LESSON).json()
+    assert progress["finalized"] is False and not progress["questions"], progress
+
+    # The outage ends; after the cool-down the next request is the half-open trial, and succeeds.
+    set_faults(stack, {})
+    time.sleep(BREAKER_COOLDOWN + 0.5)
+    before = stack.edulastic_state()
+    t0 = time.perf_counter()
+    answer = stack.assign(student.id, EDU_LESSON)
+    print(f"  after the cool-down: {answer.status_code} in {(time.perf_counter() - t0) * 1000:.0f} ms")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["attempt"] == 1 and body["toolProvider"] == "edulastic"
+    after = stack.edulastic_state()
+    assert sim_calls(after) > sim_calls(before)
+    assert [a["_id"] for a in stack.edulastic_assignments_of(student.email)] == [body["assignmentId"]]
+
+    # Closed again: later requests (new students, so they do call the provider) succeed at once.
+    for other in later:
+        answer = stack.assign(other.id, EDU_LESSON)
+        assert answer.status_code == 200, answer.text
+        assert [a["_id"] for a in stack.edulastic_assignments_of(other.email)] == [
+            answer.json()["assignmentId"]
+        ]
+    print(f"  later requests: 200 x {len(later)}; Edulastic calls in total {sim_calls(stack.edulastic_state())}")
