@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Any
 
+from . import log_redaction
 from .adapters.dynamo.store import DynamoStore
 from .adapters.kms_cipher import KmsCipher
 from .adapters.step_functions import StepFunctionsWorkflow
@@ -112,6 +113,7 @@ class ProviderRegistry:
 
 
 def build_deps() -> Deps:
+    log_redaction.install()
     settings = Settings.from_env()
     return Deps(
         store=DynamoStore(os.environ["TABLE_NAME"]),

@@ -1,0 +1,138 @@
+"""The service under moto, in-process, outside pytest: the same set-up as tests/conftest.py's
+`service` fixture (mock_aws_with_workflow + create_resources from template.yaml + Lambda dispatch
+to the real handlers + roster + environment), reusing its helpers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+from tests.conftest import AWS_ENV, Service, service_env
+from tests.support import DEMO_ROSTER, EDU_USER, MT_USER, ROOT
+
+EDU_LESSON = "lesson-edu-testout-math-g5"
+MT_LESSON = "lesson-mt-testout-math-g5"
+
+
+def start_simulators() -> tuple[Any, Any]:
+    from local.simulators.edulastic import create_edulastic_simulator
+    from local.simulators.mastery_track import create_mastery_track_simulator
+
+    edulastic = create_edulastic_simulator(
+        username=EDU_USER["username"],
+        password=EDU_USER["password"],
+        class_id=EDU_USER["class_id"],
+        class_code=EDU_USER["class_code"],
+    ).start()
+    mastery_track = create_mastery_track_simulator(
+        api_key=MT_USER["api_key"],
+        api_email=MT_USER["api_email"],
+        writeback_base_url=None,
+        token_url=None,
+        client_id=None,
+        client_secret=None,
+    ).start()
+    return edulastic, mastery_track
+
+
+def student_id(i: int) -> str:
+    return f"bench-student-{i}"
+
+
+def question_lesson(questions: int) -> str:
+    return f"bench-lesson-edu-q{questions}"
+
+
+def question_test(questions: int) -> str:
+    return f"bench-test-q{questions}"
+
+
+def bench_roster(students: int, question_counts: tuple[int, ...] = ()) -> dict[str, Any]:
+    """The demo roster plus `students` synthetic students (org-school-1, grade 5) and one
+    Edulastic test-out lesson per question count (same course component and track as the demo's
+    Math grade 5 test-out)."""
+    doc: dict[str, Any] = json.loads(DEMO_ROSTER.read_text())
+    ada = next(u for u in doc["users"] if u["sourcedId"] == "student-ada")
+    for i in range(students):
+        user = copy.deepcopy(ada)
+        user.update(
+            sourcedId=student_id(i),
+            givenName="Bench",
+            familyName=f"Student{i}",
+            email=f"bench.student.{i}@students.example.com",
+        )
+        doc["users"].append(user)
+    base_cr = next(c for c in doc["componentResources"] if c["sourcedId"] == EDU_LESSON)
+    base_res = next(r for r in doc["resources"] if r["sourcedId"] == base_cr["resource"]["sourcedId"])
+    for n in question_counts:
+        resource = copy.deepcopy(base_res)
+        resource["sourcedId"] = f"bench-res-edu-q{n}"
+        resource["vendorResourceId"] = question_test(n)
+        resource["metadata"]["vendorId"] = question_test(n)
+        resource["title"] = f"Bench test-out, {n} questions"
+        component = copy.deepcopy(base_cr)
+        component["sourcedId"] = question_lesson(n)
+        component["resource"] = {"sourcedId": resource["sourcedId"]}
+        component["title"] = resource["title"]
+        doc["resources"].append(resource)
+        doc["componentResources"].append(component)
+    return doc
+
+
+def register_question_tests(edulastic: Any, question_counts: tuple[int, ...]) -> None:
+    for n in question_counts:
+        requests.post(
+            f"{edulastic.app_url}/_control/tests",
+            json={
+                "testId": question_test(n),
+                "title": f"Bench {n} questions",
+                "questions": [{"title": f"Question {i + 1}", "maxScore": 1} for i in range(n)],
+            },
+            timeout=10,
+        ).raise_for_status()
+
+
+@contextmanager
+def service(
+    simulators: tuple[Any, Any],
+    *,
+    waits: str = "3600",
+    roster: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Service]:
+    """A fresh moto world with the service deployed in it; restores the environment on exit."""
+    from exttests import wiring
+    from exttests.providers.http import reset_state
+    from exttests.roster_loader import load_roster
+    from local.aws_resources import create_resources
+    from local.lambda_dispatch import install, mock_aws_with_workflow
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(AWS_ENV)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        edulastic, mastery_track = simulators
+        for sim in (edulastic, mastery_track):
+            base = sim.url.rsplit("/", 1)[0]
+            requests.post(f"{base}/_control/reset", json={}, timeout=10).raise_for_status()
+        with mock_aws_with_workflow():
+            resources = create_resources(ROOT / "template.yaml")
+            install(resources.dispatch_registry())
+            os.environ.update(service_env(edulastic, mastery_track, resources, waits))
+            os.environ.update(env or {})
+            load_roster(roster or json.loads(DEMO_ROSTER.read_text()), resources.table_name)
+            wiring.reset()
+            reset_state()
+            try:
+                yield Service(resources, edulastic, mastery_track)
+            finally:
+                wiring.reset()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,361 @@
+"""The measured use cases. Each workload prepares iteration i untimed (data, provider state, the
+API Gateway event) and then one handler invocation is measured: DynamoDB calls (bench.counters),
+provider calls (simulator call counters), wall time. Shared by bench.run and
+tests/integration/test_cost_counts.py so both count the same thing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from bench.counters import DynamoCounter, DynamoCounts, calls_delta, provider_calls
+from bench.harness import (
+    EDU_LESSON,
+    MT_LESSON,
+    bench_roster,
+    question_lesson,
+    register_question_tests,
+    student_id,
+)
+from tests.support import ROOT, http_event
+
+ASSIGN = "/powerpath/makeExternalTestAssignment"
+IMPORT = "/powerpath/importExternalTestAssignmentResults"
+PROGRESS = "/powerpath/getAssessmentProgress"
+WRITEBACK_ROUTE = "/ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId}"
+QUESTION_COUNTS = (10, 50, 200)
+
+
+@dataclass
+class Invocation:
+    function: str  # functions/<function>
+    event: dict[str, Any]
+
+
+@dataclass
+class Measurement:
+    dynamo: DynamoCounts
+    provider: dict[str, int]
+    seconds: float
+    answer: Any
+
+    @property
+    def round_trips(self) -> int:
+        return self.dynamo.round_trips
+
+    @property
+    def provider_calls(self) -> int:
+        return sum(self.provider.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.dynamo.summary(),
+            "provider_calls": self.provider_calls,
+            "provider_routes": self.provider,
+        }
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    prepare: Callable[[int], Invocation]
+    check: Callable[[int, Any], None] = lambda i, answer: None
+    after: Callable[[int], None] = lambda i: None
+    warm: Callable[[], None] = lambda: None
+    notes: list[str] = field(default_factory=list)
+
+
+def counter_for(service: Any) -> DynamoCounter:
+    """A counter on the DynamoDB client the handlers use (built on first use of the deps)."""
+    from exttests import wiring
+
+    return DynamoCounter(wiring.deps().store.client)  # type: ignore[attr-defined]
+
+
+def invoke(invocation: Invocation) -> Any:
+    from local.lambda_dispatch import load_handler, make_context
+
+    handler = load_handler(ROOT / "functions" / invocation.function)
+    return handler(invocation.event, make_context(invocation.function))
+
+
+def measure(service: Any, counter: DynamoCounter, invocation: Invocation) -> Measurement:
+    sims = (service.edulastic, service.mastery_track)
+    before = provider_calls(*sims)
+    with counter.measure() as counts:
+        started = time.perf_counter()
+        answer = invoke(invocation)
+        seconds = time.perf_counter() - started
+    return Measurement(counts, calls_delta(before, provider_calls(*sims)), seconds, answer)
+
+
+def ok(answer: Any) -> None:
+    if isinstance(answer, dict) and "statusCode" in answer and answer["statusCode"] != 200:
+        raise AssertionError(f"handler answered {answer['statusCode']}: {answer.get('body')}")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def load_bench_data(service: Any, students: int, question_counts: tuple[int, ...] = QUESTION_COUNTS) -> None:
+    from exttests.roster_loader import load_roster
+
+    load_roster(bench_roster(students, question_counts), service.table)
+    register_question_tests(service.edulastic, question_counts)
+
+
+def email(i: int) -> str:
+    return f"bench.student.{i}@students.example.com"
+
+
+def finish_edulastic(
+    service: Any, student: str, mail: str, lesson: str, questions: int, *, submitted: bool = True
+) -> None:
+    head = service.head(student, lesson)
+    answered = questions if submitted else 1
+    service.edulastic_control(
+        "finish",
+        {
+            "assignmentId": head.assignment_id,
+            "email": mail,
+            "submitted": submitted,
+            "graded": "GRADED" if submitted else "IN GRADING",
+            "questions": [{"index": q, "correct": True, "feedback": "ok"} for q in range(answered)],
+        },
+    )
+
+
+def writeback_body(score: float = 95) -> dict[str, Any]:
+    return {
+        "assessmentResult": {
+            "scoreStatus": "fully graded",
+            "scoreDate": "2026-11-20",
+            "score": score,
+            "metadata": {"masteryTrackProcessed": True, "totalQuestions": 20, "correctQuestions": 19},
+        }
+    }
+
+
+def wait_idle(service: Any, student: str, lesson: str, timeout: float = 10.0) -> None:
+    """Wait until the attempt's workflow execution is no longer running (or is parked waiting),
+    so its background Lambda tasks do not run during the next measured call."""
+    from exttests.adapters.step_functions import execution_name
+
+    head = service.head(student, lesson)
+    arn = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    arn = f"{arn}:{execution_name(head)}"
+    client = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            return
+        time.sleep(0.01)
+
+
+# --- the use cases ------------------------------------------------------------------------
+
+
+def assign_event(student: str, lesson: str) -> dict[str, Any]:
+    return http_event("POST", ASSIGN, body={"student": student, "lesson": lesson})
+
+
+def import_event(student: str, lesson: str) -> dict[str, Any]:
+    return http_event("GET", IMPORT, query={"student": student, "lesson": lesson})
+
+
+def progress_event(student: str, lesson: str) -> dict[str, Any]:
+    return http_event("GET", PROGRESS, query={"student": student, "lesson": lesson})
+
+
+def writeback_event(sourced_id: str) -> dict[str, Any]:
+    return http_event(
+        "PUT",
+        WRITEBACK_ROUTE.replace("{sourcedId}", sourced_id),
+        body=writeback_body(),
+        path_parameters={"sourcedId": sourced_id},
+        route=WRITEBACK_ROUTE,
+    )
+
+
+def _body(answer: Any) -> Any:
+    import json
+
+    return json.loads(answer["body"]) if isinstance(answer, dict) and answer.get("body") else None
+
+
+def _expect_finalized(value: bool) -> Callable[[int, Any], None]:
+    def check(i: int, answer: Any) -> None:
+        ok(answer)
+        body = _body(answer)
+        if body is None or body.get("finalized") is not value:
+            raise AssertionError(f"expected finalized={value}, got {body}")
+
+    return check
+
+
+def _assign_ok(service: Any, student: str, lesson: str) -> None:
+    status, body = service.assign(student, lesson)
+    if status != 200:
+        raise AssertionError(f"assign answered {status}: {body}")
+
+
+def workloads(service: Any) -> list[Workload]:
+    """The use cases, in the order they must run (iteration i of each uses bench student i,
+    and each one leaves student i in the state the next one needs). Needs load_bench_data()
+    with at least as many students as iterations."""
+
+    def wait_callback(i: int) -> None:
+        service.wait_for_callback(student_id(i), MT_LESSON)
+
+    def writeback_invocation(i: int) -> Invocation:
+        head = service.head(student_id(i), MT_LESSON)
+        return Invocation("writeback", writeback_event(head.sourced_id))
+
+    return [
+        Workload(
+            "assign_edulastic",
+            "assign (Edulastic, new student, warm token)",
+            lambda i: Invocation("assign", assign_event(student_id(i), EDU_LESSON)),
+            check=lambda i, a: ok(a),
+            warm=lambda: _assign_ok(service, "student-ada", EDU_LESSON),
+            notes=["a first assign (student-ada) logged in and cached the token before measuring"],
+        ),
+        Workload(
+            "assign_mastery_track",
+            "assign (MasteryTrack, warm token)",
+            lambda i: Invocation("assign", assign_event(student_id(i), MT_LESSON)),
+            check=lambda i, a: ok(a),
+            after=wait_callback,
+            warm=lambda: _assign_ok(service, "student-ada", MT_LESSON),
+            notes=["the workflow's register_callback task runs in a background thread: not counted"],
+        ),
+        Workload(
+            "import_not_final",
+            "import, not final (Edulastic, student in progress, new answers)",
+            lambda i: (
+                finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4, submitted=False),
+                Invocation("import_results", import_event(student_id(i), EDU_LESSON)),
+            )[1],
+            check=_expect_finalized(False),
+        ),
+        Workload(
+            "import_finalizes",
+            "import that finalizes (Edulastic, 4 questions, graded, enrolls)",
+            lambda i: (
+                finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4),
+                Invocation("import_results", import_event(student_id(i), EDU_LESSON)),
+            )[1],
+            check=_expect_finalized(True),
+        ),
+        Workload(
+            "import_final",
+            "import of a final attempt",
+            lambda i: Invocation("import_results", import_event(student_id(i), EDU_LESSON)),
+            check=_expect_finalized(True),
+        ),
+        Workload(
+            "progress",
+            "getAssessmentProgress (current attempt)",
+            lambda i: Invocation("progress", progress_event(student_id(i), EDU_LESSON)),
+            check=lambda i, a: ok(a),
+        ),
+        Workload(
+            "write_back",
+            "write-back (MasteryTrack, final, enrolls, wakes the workflow)",
+            writeback_invocation,
+            check=lambda i, a: ok(a),
+            after=lambda i: wait_idle(service, student_id(i), MT_LESSON),
+            notes=["the workflow woken by the write-back runs in a background thread: not counted"],
+        ),
+    ]
+
+
+def question_workload(service: Any, questions: int) -> Workload:
+    """Import that finalizes an Edulastic test with `questions` questions (scaling)."""
+    lesson = question_lesson(questions)
+
+    def prepare(i: int) -> Invocation:
+        if service.assign(student_id(i), lesson)[0] != 200:
+            raise AssertionError("assign failed")
+        finish_edulastic(service, student_id(i), email(i), lesson, questions)
+        return Invocation("import_results", import_event(student_id(i), lesson))
+
+    return Workload(
+        f"import_finalizes_q{questions}",
+        f"import that finalizes (Edulastic, {questions} questions)",
+        prepare,
+        check=_expect_finalized(True),
+    )
+
+
+def run_once(service: Any, counter: DynamoCounter, workload: Workload, i: int) -> Measurement:
+    invocation = workload.prepare(i)
+    result = measure(service, counter, invocation)
+    workload.check(i, result.answer)
+    workload.after(i)
+    return result
+
+
+# --- sweeper ------------------------------------------------------------------------------
+
+
+def _bulk_attempt(n: int, *, final: bool, due: datetime) -> Any:
+    from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+
+    return Attempt(
+        student_id=f"bench-bulk-{n}",
+        lesson_id=EDU_LESSON,
+        attempt=1,
+        sourced_id=f"ear-bench-bulk-{n}",
+        line_item_id=f"eali-bench-bulk-{n}",
+        status=AttemptStatus.FINALIZED if final else AttemptStatus.ASSIGNED,
+        tool_provider="edulastic",
+        lesson_type="test-out",
+        assignment_id=f"asg-bench-{n}",
+        class_id="class-int-1",
+        test_id="edu-test-algebra-1",
+        test_url="https://example.test/t",
+        workflow_started=True,
+        enrollment=EnrollmentStatus.NOT_DUE if final else None,
+        deadline=(datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        due_at=due.isoformat(),
+        version=1,
+    )
+
+
+def seed_sweeper(service: Any, final: int, stuck: int, *, first_stuck: int = 1_000_000) -> list[Any]:
+    """`final` finalized attempts (off the sweeper's index) and `stuck` assigned attempts whose
+    workflow is overdue, written directly with BatchWriteItem. Returns the stuck attempts."""
+    from exttests.adapters.dynamo import keys
+    from exttests.adapters.dynamo.store import DynamoStore
+
+    store = DynamoStore(service.table)
+    past = datetime.now(UTC) - timedelta(hours=2)
+    attempts = [_bulk_attempt(n, final=True, due=past) for n in range(final)]
+    stuck_attempts = [_bulk_attempt(first_stuck + n, final=False, due=past) for n in range(stuck)]
+    client = boto3.client("dynamodb")
+    everything = attempts + stuck_attempts
+    for start in range(0, len(everything), 25):
+        batch = everything[start : start + 25]
+        request = {
+            store.table: [
+                {"PutRequest": {"Item": store._attempt_item(a, keys.attempt_head(a.student_id, a.lesson_id))}}
+                for a in batch
+            ]
+        }
+        while request:
+            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    return stuck_attempts
+
+
+def sweeper_invocation() -> Invocation:
+    return Invocation(
+        "sweeper",
+        {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}},
+    )
