@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from exttests import wiring
-from exttests.api.http import logger
+from exttests.observability import logger
 from exttests.usecases.workflow_tasks import sweep
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from exttests import wiring
-from exttests.api.http import logger
+from exttests.observability import logger
 from exttests.errors import BadRequest
 from exttests.usecases import workflow_tasks as tasks
 

@@ -10,14 +10,13 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from ..errors import BadRequest, ServiceError
+from ..observability import logger
 from .errors import error_parts, ims_body
 
-logger = Logger(service="external-tests")
 
 MAX_BODY_BYTES = 64 * 1024
 
