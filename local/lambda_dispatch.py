@@ -227,6 +227,33 @@ def _patched_invoke(
     return encoded
 
 
+_dynamodb_lock = threading.Lock()
+_dynamodb_serialized = False
+
+
+def serialize_dynamodb() -> None:
+    """Run moto's DynamoDB requests one at a time.
+
+    moto's DynamoDB backend is not thread safe: a transaction deep-copies a table while another
+    thread writes to it ("dictionary changed size during iteration"). DynamoDB itself
+    serializes per item, so one lock around moto's request handling is the faithful stand-in.
+    Permanent for the process (it only removes a moto race)."""
+    global _dynamodb_serialized
+    from moto.dynamodb.responses import DynamoHandler
+
+    with _lock:
+        if _dynamodb_serialized:
+            return
+        original = DynamoHandler.call_action
+
+        def call_action(self: Any) -> Any:
+            with _dynamodb_lock:
+                return original(self)
+
+        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        _dynamodb_serialized = True
+
+
 def install(registry: Mapping[str, str | Path]) -> None:
     """Route invocations of the named moto functions to `<dir>/app.py:handler`.
 
@@ -236,6 +263,7 @@ def install(registry: Mapping[str, str | Path]) -> None:
     global _original_invoke
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    serialize_dynamodb()
     with _lock:
         _registry.update({name: Path(d).resolve() for name, d in registry.items()})
         if _original_invoke is None:
