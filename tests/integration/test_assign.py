@@ -229,3 +229,26 @@ def test_open_circuit_is_503_with_retry_after_and_no_provider_call(service: Any)
     assert body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "server_busy"
     assert sum(service.mastery_track.state["calls"].values()) == calls
     assert service.snapshot() == before
+
+
+def test_student_who_already_existed_on_edulastic_gets_no_credentials(service: Any) -> None:
+    # The student registered on Edulastic before the service knew them (not in our class).
+    service.edulastic_control("users", {"email": ADA_EMAIL, "password": "their-own-password"})
+    status, body = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200, body
+    assert_valid(PATH, "post", 200, body)
+    assert "credentials" not in body
+    calls = service.edulastic.state["calls"]
+    assert calls.get("POST /enrollment/user") is None  # never re-created
+    assert calls.get("POST /enrollment/student") == 1  # enrolled into the class
+
+
+def test_returning_student_costs_one_provider_call(service: Any) -> None:
+    service.assign(ADA, EDU_LESSON)
+    before = dict(service.edulastic.state["calls"])
+    status, _ = service.assign(ADA, "lesson-edu-placement-math-g5")
+    assert status == 200
+    after = service.edulastic.state["calls"]
+    new_calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert new_calls == {"POST /assignments/v2/assign": 1}

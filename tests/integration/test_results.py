@@ -402,3 +402,18 @@ def test_progress_before_assignment_and_earlier_attempts(service: Any) -> None:
     assert current["attempt"] == 2 and current["finalized"] is False and current["xp"] is None
     assert service.progress(ADA, EDU_TESTOUT, attempt="3")[0] == 404
     assert service.progress(ADA, EDU_TESTOUT, attempt="zero")[0] == 400
+
+
+def test_skipped_question_that_was_graded_counts_zero_and_does_not_block(service: Any) -> None:
+    service.assign(ADA, EDU_TESTOUT)
+    questions = [
+        {"index": 0, "score": 1, "correct": True},
+        {"index": 1, "skipped": True, "score": 0, "correct": False},
+        {"index": 2, "score": 2, "correct": True},
+        {"index": 3, "score": 1, "correct": True},
+    ]
+    finish(service, EDU_TESTOUT, questions)
+    assert service.import_results(ADA, EDU_TESTOUT)[1]["finalized"] is True
+    progress = service.progress(ADA, EDU_TESTOUT)[1]
+    assert progress["score"] == 75.0 and progress["correctQuestions"] == 3
+    assert progress["questions"][1]["result"]["score"] == 0

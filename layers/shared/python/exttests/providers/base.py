@@ -29,11 +29,8 @@ class AssignRequest:
     result_sourced_id: str | None = None
     # Assignments of earlier attempts: never reuse them for this attempt.
     exclude_assignment_ids: frozenset[str] = field(default_factory=frozenset)
-    # The provider's id of a student it already knows (Edulastic): no lookup needed.
+    # The provider's id of a student the service already assigned there (Edulastic): no lookup.
     known_user_id: str | None = None
-    # The service has never seen this student on the provider: try creating first and fall
-    # back to a lookup on "already exists", which saves a call for the usual new student.
-    likely_new: bool = False
 
 
 @dataclass(frozen=True)

@@ -168,9 +168,9 @@ class EdulasticProvider:
             raise ProviderRejected(NAME, "the resource has no Edulastic test id (vendorId)")
         if request.known_user_id:
             user_id, created = request.known_user_id, False
-        elif request.likely_new and request.new_student_password:
-            user_id, created = self._create_student(request)
         else:
+            # Look up first, as the provider contract says: a student who already exists must
+            # not be handed a password the service never set.
             user_id, created = self._ensure_student(request)
         found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
         class_id = self.config.class_id

@@ -174,9 +174,6 @@ def _assign_on_provider(
         result_sourced_id=intent.sourced_id,
         exclude_assignment_ids=frozenset(intent.previous_assignment_ids),
         known_user_id=account.provider_user_id if account is not None else None,
-        likely_new=account is not None
-        and account.created_by_service is None
-        and not account.provider_user_id,
     )
     try:
         assignment = deps.providers.get(provider_name).assign(request)

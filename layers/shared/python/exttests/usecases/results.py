@@ -86,7 +86,9 @@ def _questions_from(results: TestResults, test_url: str | None) -> list[Question
             difficulty=q.difficulty if q.difficulty in ("easy", "medium", "hard") else "medium",
             score=q.score or 0.0,
             max_score=q.max_score if q.max_score > 0 else 1.0,
-            answered=q.answered and not q.skipped,
+            # "Answered" here means the question has an activity: a skipped question that was
+            # graded counts (as 0) and does not keep the test open; a missing one does.
+            answered=q.answered or q.skipped,
             graded=q.graded,
             pending_evaluation=q.pending_evaluation,
             correct=bool(q.correct),
