@@ -252,3 +252,17 @@ def test_returning_student_costs_one_provider_call(service: Any) -> None:
     after = service.edulastic.state["calls"]
     new_calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
     assert new_calls == {"POST /assignments/v2/assign": 1}
+
+
+def test_aws_throttling_is_503_not_500(service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from exttests.adapters.dynamo.store import DynamoStore
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "BatchGetItem")
+
+    monkeypatch.setattr(DynamoStore, "load_context", throttled)
+    status, body, headers = service.http("assign", "POST", PATH, body={"student": ADA, "lesson": EDU_LESSON})
+    assert status == 503 and headers["Retry-After"] == "1"
+    assert body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "server_busy"

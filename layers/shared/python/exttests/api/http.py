@@ -56,6 +56,12 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def _bug(error: Exception) -> Response:
+        if _aws_unavailable(error):
+            # AWS itself is throttling or briefly down: nothing was lost, the client retries.
+            logger.warning("AWS dependency unavailable", extra={"error": type(error).__name__})
+            return json_response(
+                503, ims_body(503, "the service is temporarily unavailable, retry"), {"Retry-After": "1"}
+            )
         # A 500 is a bug: log it (without request data, which may hold secrets) and answer IMS.
         logger.exception("unhandled error", extra={"error": type(error).__name__})
         return json_response(500, ims_body(500, "internal error"))
@@ -65,6 +71,29 @@ def create_resolver() -> APIGatewayHttpResolver:
         return json_response(404, ims_body(404, "no such route"))
 
     return app
+
+
+_TRANSIENT_AWS_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "LimitExceededException",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+}
+
+
+def _aws_unavailable(error: Exception) -> bool:
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return True
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") in _TRANSIENT_AWS_CODES
+    return False
 
 
 def guard_request(event: dict[str, Any]) -> None:
