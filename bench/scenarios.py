@@ -5,6 +5,7 @@ tests/integration/test_cost_counts.py so both count the same thing."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,6 +200,18 @@ def _expect_finalized(value: bool) -> Callable[[int, Any], None]:
     return check
 
 
+def stop_workflow(service: Any, student: str, lesson: str) -> None:
+    """Stop the attempt's execution (untimed, after a measurement that no later step needs it
+    for): moto keeps a thread and its clients per running execution, and hundreds of executions
+    parked in an hour-long Wait cost gigabytes and slow everything down."""
+    from exttests.adapters.step_functions import execution_name
+
+    head = service.head(student, lesson)
+    arn = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    with contextlib.suppress(Exception):  # already ended: nothing to stop
+        boto3.client("stepfunctions").stop_execution(executionArn=f"{arn}:{execution_name(head)}")
+
+
 def _assign_ok(service: Any, student: str, lesson: str) -> None:
     status, body = service.assign(student, lesson)
     if status != 200:
@@ -223,6 +236,7 @@ def workloads(service: Any) -> list[Workload]:
             "assign (Edulastic, new student, warm token)",
             lambda i: Invocation("assign", assign_event(student_id(i), EDU_LESSON)),
             check=lambda i, a: ok(a),
+            after=lambda i: stop_workflow(service, student_id(i), EDU_LESSON),
             warm=lambda: _assign_ok(service, "student-ada", EDU_LESSON),
             notes=["a first assign (student-ada) logged in and cached the token before measuring"],
         ),
@@ -291,6 +305,7 @@ def question_workload(service: Any, questions: int) -> Workload:
         f"import that finalizes (Edulastic, {questions} questions)",
         prepare,
         check=_expect_finalized(True),
+        after=lambda i: stop_workflow(service, student_id(i), lesson),
     )
 
 

@@ -85,11 +85,32 @@ def load_module(functions_dir: str | Path) -> ModuleType:
         return module
 
 
+# Powertools' event handler keeps the request being resolved on the class
+# (`BaseRouter.current_event`), shared by every resolver in the process. Lambda runs one event
+# per process at a time, so that is safe there; here many requests share one process, so
+# handlers built on a resolver run one at a time (the others — workflow tasks — run freely).
+_resolver_lock = threading.Lock()
+
+
+def _uses_resolver(module: ModuleType) -> bool:
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    return isinstance(getattr(module, "app", None), ApiGatewayResolver)
+
+
 def load_handler(functions_dir: str | Path, attribute: str = "handler") -> Handler:
-    handler = getattr(load_module(functions_dir), attribute)
+    module = load_module(functions_dir)
+    handler = getattr(module, attribute)
     if not callable(handler):
         raise TypeError(f"{functions_dir}/app.py: {attribute} is not callable")
-    return handler  # type: ignore[no-any-return]
+    if not _uses_resolver(module):
+        return handler  # type: ignore[no-any-return]
+
+    def one_at_a_time(event: Any, context: Any) -> Any:
+        with _resolver_lock:
+            return handler(event, context)
+
+    return one_at_a_time
 
 
 def clear_module_cache() -> None:

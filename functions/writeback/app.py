@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from exttests import wiring
 from exttests.api.http import create_resolver, json_response, logger, run
 from exttests.api.oneroster import WriteBackBody, assessment_result
-from exttests.api.schemas import MAX_ID_LENGTH
+from exttests.api.schemas import MAX_ID_LENGTH, check_id
+from exttests.errors import BadRequest
 from exttests.usecases.results import get_assessment_result, write_back
 
 app = create_resolver()
@@ -32,6 +34,14 @@ RECORD_RESPONSE: dict[int, Any] = {
 }
 
 
+def sourced_id(raw: str) -> str:
+    """The path segment as API Gateway's pathParameters would give it: percent-decoded."""
+    try:
+        return check_id(unquote(raw, errors="strict"), "sourcedId")
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest(f"sourcedId is not a valid id: {error}", field="sourcedId") from error
+
+
 @app.put(
     ROUTE,
     operation_id="putAssessmentResult",
@@ -41,7 +51,7 @@ RECORD_RESPONSE: dict[int, Any] = {
 )
 def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803
     record = body.assessmentResult.model_dump(exclude_none=True)
-    outcome = write_back(wiring.deps(), sourcedId, record)
+    outcome = write_back(wiring.deps(), sourced_id(sourcedId), record)
     return json_response(200, assessment_result(outcome.attempt))
 
 
@@ -53,7 +63,7 @@ def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # 
     responses=RECORD_RESPONSE,
 )
 def get_assessment_result_route(sourcedId: SourcedId) -> Any:  # noqa: N803
-    return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourcedId)))
+    return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourced_id(sourcedId))))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,6 +5,9 @@
   that retries 502/503/429 like a real one, the simulated students finish, and the finalization
   workflow alone (no client poll) must finalize and enroll every one of them: none lost, none
   duplicated, no execution failed.
+- Two failures the soak once hit, each reproduced deterministically: a MasteryTrack result lost
+  after an assign that failed late (the write-back went to an abandoned intent's sourcedId), and
+  Edulastic credentials withheld after an assign that failed after creating the student.
 - Circuit breaker: under a full Edulastic outage the assign answers 502 until the breaker opens,
   then 503 + Retry-After without calling the provider; after the outage and the cool-down the next
   request goes through (half-open) and the circuit closes.
@@ -202,19 +205,19 @@ def finish(stack: StackProcess, outcome: AssignOutcome) -> dict[str, Any]:
                 },
             )
         )
-    return dict(
-        stack.mastery_track_control(
-            "finish",
-            {
-                "assignmentId": assignment_id,
-                "score": 95,
-                "totalQuestions": 20,
-                "correctQuestions": 19,
-                "scoreStatus": "fully graded",
-                "processed": True,
-            },
-        )
+    # The simulator writes the result back to the service meanwhile.
+    finished = stack.mastery_track_control(
+        "finish",
+        {
+            "assignmentId": assignment_id,
+            "score": 95,
+            "totalQuestions": 20,
+            "correctQuestions": 19,
+            "scoreStatus": "fully graded",
+            "processed": True,
+        },
     )
+    return dict(finished)
 
 
 def set_faults(stack: StackProcess, body: dict[str, Any]) -> None:
@@ -256,37 +259,59 @@ def sim_calls(state: dict[str, Any]) -> int:
 
 # --- the soak -----------------------------------------------------------------------------
 
+SOAK_SETTINGS = {
+    "WORKFLOW_WAIT_SECONDS": "1,1,2",
+    # MasteryTrack is woken by the write-back; the timeout is only the fallback to polling.
+    "CALLBACK_TIMEOUT_SECONDS": "30",
+    "PROVIDER_READ_TIMEOUT": "1",
+    "PROVIDER_MAX_ATTEMPTS": "4",
+    "PROVIDER_BACKOFF_BASE": "0.05",
+    "PROVIDER_BACKOFF_CAP": "0.5",
+    "PROVIDER_RETRY_AFTER_CAP": "2",
+    "PROVIDER_BREAKER_THRESHOLD": "5",
+    "PROVIDER_BREAKER_COOLDOWN": "2",
+}
+SOAK_FAULTS = {
+    "errorRate": 0.1,  # 500/502/503
+    "timeoutRate": 0.1,  # processed, answered after 2 s: the service's 1 s read timeout fires
+    "timeoutSeconds": 2,
+    "rateLimitRate": 0.1,  # 429 + Retry-After: 1
+    "retryAfter": 1,
+    "seed": 20250106,
+}
+
 
 @pytest.fixture
 def soak_stack(tmp_path: Path) -> Iterator[StackProcess]:
-    settings = {
-        "WORKFLOW_WAIT_SECONDS": "1,1,2",
-        # MasteryTrack is woken by the write-back; the timeout is only the fallback to polling.
-        "CALLBACK_TIMEOUT_SECONDS": "30",
-        "PROVIDER_READ_TIMEOUT": "1",
-        "PROVIDER_MAX_ATTEMPTS": "4",
-        "PROVIDER_BACKOFF_BASE": "0.05",
-        "PROVIDER_BACKOFF_CAP": "0.5",
-        "PROVIDER_RETRY_AFTER_CAP": "2",
-        "PROVIDER_BREAKER_THRESHOLD": "5",
-        "PROVIDER_BREAKER_COOLDOWN": "2",
-    }
-    with running_stack(write_roster(tmp_path), settings) as stack:
+    with running_stack(write_roster(tmp_path), SOAK_SETTINGS) as stack:
         yield stack
+
+
+def lost_write_back(stack: StackProcess, outcome: AssignOutcome, finished: dict[str, Any]) -> str | None:
+    """Why a MasteryTrack write-back was refused, when it is the known bug (else None).
+
+    BUG (see test_mastery_track_write_back_after_an_assign_that_failed_late): an assign whose
+    MasteryTrack create went through but whose request still failed (502) abandons its intent and
+    its AssessmentResult sourcedId; the client's retry makes a new intent with a new sourcedId and
+    reuses the existing assignment (409 ASSIGNMENT_EXISTS), which still carries the old sourcedId.
+    MasteryTrack writes back to the old one: 404, and the result is lost."""
+    write_back = finished.get("writeBack") or {}
+    if write_back.get("status") != 404:
+        return None
+    head = stack.head(outcome.student.id, outcome.lesson) or {}
+    written_to = str(write_back.get("url", "")).rsplit("/", 1)[-1]
+    if written_to == head.get("sourced_id"):
+        return None
+    return (
+        f"{outcome.student.id}: assign answers {outcome.statuses}; MasteryTrack wrote back to {written_to}"
+        f" -> 404; the service's attempt has sourcedId {head.get('sourced_id')}"
+    )
 
 
 def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
     stack = soak_stack
     started = time.monotonic()
-    faults = {
-        "errorRate": 0.1,  # 500/502/503
-        "timeoutRate": 0.1,  # processed, answered after 2 s: the service's 1 s read timeout fires
-        "timeoutSeconds": 2,
-        "rateLimitRate": 0.1,  # 429 + Retry-After: 1
-        "retryAfter": 1,
-        "seed": 20250106,
-    }
-    set_faults(stack, faults)
+    set_faults(stack, SOAK_FAULTS)
     jobs = [(soak_student(n), EDU_LESSON) for n in range(SOAK_PER_PROVIDER)] + [
         (soak_student(SOAK_PER_PROVIDER + n), MT_LESSON) for n in range(SOAK_PER_PROVIDER)
     ]
@@ -300,18 +325,22 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
     assigned_at = time.monotonic()
     outcomes = [outcome for outcome, _ in results]
     answers = Counter(status for outcome in outcomes for status in outcome.statuses)
-    unassigned = [
-        (o.student.id, o.lesson, o.statuses, o.last_text) for o in outcomes if o.body is None
-    ]
+    unassigned = [(o.student.id, o.lesson, o.statuses, o.last_text) for o in outcomes if o.body is None]
     write_backs = Counter(
         str((finished.get("writeBack") or {}).get("status"))
         for outcome, finished in results
         if finished is not None and outcome.lesson == MT_LESSON
     )
+    known_bug: dict[tuple[str, str], str] = {}
+    for outcome, finished in results:
+        if finished is not None and outcome.lesson == MT_LESSON:
+            why = lost_write_back(stack, outcome, finished)
+            if why is not None:
+                known_bug[(outcome.student.id, outcome.lesson)] = why
 
     # Wait, without any client poll of importExternalTestAssignmentResults, for the workflow to
     # finalize and enroll everyone. getAssessmentProgress is a read that never calls a provider.
-    pending = {(o.student.id, o.lesson) for o in outcomes if o.body is not None}
+    pending = {(o.student.id, o.lesson) for o in outcomes if o.body is not None} - set(known_bug)
     progress: dict[tuple[str, str], dict[str, Any]] = {}
     deadline = time.monotonic() + FINALIZE_TIMEOUT
     while pending and time.monotonic() < deadline:
@@ -325,23 +354,41 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
         if pending:
             time.sleep(1.0)
     finalized_at = time.monotonic()
-    # Executions end right after the Enroll task; give the last ones a moment to be recorded.
-    executions = all_executions(stack)
+    # An execution ends right after its Enroll task; give the last ones a moment to be recorded.
     settle = time.monotonic() + 10
-    while any(e["status"] == "RUNNING" for e in executions) and time.monotonic() < settle:
+    executions = all_executions(stack)
+    while sum(e["status"] == "RUNNING" for e in executions) > len(known_bug) and time.monotonic() < settle:
         time.sleep(0.5)
         executions = all_executions(stack)
+    sfn = stack.aws("stepfunctions")
+    execution_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for execution in executions:
+        given = json.loads(
+            sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}"
+        )
+        execution_of.setdefault((given.get("student"), given.get("lesson")), []).append(execution)
 
     set_faults(stack, {})  # stop injecting before the bookkeeping reads
     edulastic = stack.edulastic_state()
     mastery_track = stack.mastery_track_state()
     by_status = Counter(e["status"] for e in executions)
+    attempts = [o.statuses for o in outcomes]
+    # BUG (see test_edulastic_credentials_after_an_assign_that_failed_after_creating_the_student):
+    # a request that created the student and then failed leaves a retry that omits credentials.
+    missing_credentials = {
+        (o.student.id, o.lesson): f"{o.student.id}: assign answers {o.statuses}; credentials omitted"
+        for o in outcomes
+        if o.lesson == EDU_LESSON
+        and o.body is not None
+        and "credentials" not in o.body
+        and o.statuses[0] != 200
+    }
     print(
         "\n--- provider-fault soak ---"
         f"\nassignments: {len(jobs)} ({SOAK_PER_PROVIDER} Edulastic, {SOAK_PER_PROVIDER} MasteryTrack),"
-        f" {SOAK_THREADS} client threads"
+        f" {SOAK_THREADS} client threads, faults {SOAK_FAULTS}"
         f"\nassign answers by status (incl. client retries): {dict(sorted(answers.items()))}"
-        f"\nclient attempts per assignment: {dict(sorted(Counter(len(o.statuses) for o in outcomes).items()))}"
+        f"\nclient attempts per assignment: {dict(sorted(Counter(map(len, attempts)).items()))}"
         f"\nslowest assign (incl. retries): {max(o.seconds for o in outcomes):.1f} s"
         f"\nMasteryTrack write-backs by status: {dict(write_backs)}"
         f"\nEdulastic provider calls: {sim_calls(edulastic)} {edulastic['calls']}"
@@ -350,7 +397,11 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
         f"\nMasteryTrack faults injected: {mastery_track['faults']['injected']}"
         f"\nexecutions by status: {dict(by_status)} (total {len(executions)})"
         f"\nfinalized + enrolled: {len(progress)}/{len(jobs)}"
-        f"\ntime: assign+finish {assigned_at - started:.1f} s, until all final"
+        f"\nlost to the known write-back bug: {len(known_bug)}"
+        + "".join(f"\n  {why}" for why in known_bug.values())
+        + f"\nEdulastic credentials omitted after a failed request (known bug): {len(missing_credentials)}"
+        + "".join(f"\n  {why}" for why in missing_credentials.values())
+        + f"\ntime: assign+finish {assigned_at - started:.1f} s, until all final"
         f" {finalized_at - started:.1f} s, total {time.monotonic() - started:.1f} s",
         flush=True,
     )
@@ -361,7 +412,7 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
     # Every assignment was made; a 500 is a bug and a 4xx other than 429 is wrong here.
     assert not unassigned, unassigned
     assert not [s for s in answers if s not in (200, 429, 502, 503)], answers
-    assert write_backs == Counter({"200": SOAK_PER_PROVIDER}), write_backs
+    assert write_backs["200"] + len(known_bug) == SOAK_PER_PROVIDER, write_backs
     # None lost: every attempt finalized and enrolled through the workflow.
     assert not pending, f"not finalized/enrolled after {FINALIZE_TIMEOUT:.0f} s: {sorted(pending)}"
     for (student_id, lesson), body in progress.items():
@@ -369,14 +420,10 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
         assert body["enrollmentFailed"] is False, (student_id, lesson, body)
         assert body["accuracy"] >= 90, (student_id, lesson, body)
 
-    # None duplicated: exactly one enrollment per student, one provider assignment per
-    # (student, test), one Edulastic account per student, and it is the one the service returned.
-    for outcome in outcomes:
-        courses = stack.enrollments(outcome.student.id)
-        assert courses == [NEXT_COURSE], (outcome.student.id, courses)
-    assert outcome.body is not None
-    edu_users = Counter(u["email"] for u in edulastic["users"])
+    # None duplicated or mixed up: exactly one enrollment per student, one provider account and
+    # one provider assignment per (student, test), and it is the one the service answered with.
     email_by_user = {u["_id"]: u["email"] for u in edulastic["users"]}
+    edu_users = Counter(email_by_user.values())
     edu_assigned = Counter(
         (email_by_user.get(sid), a["testId"])
         for a in edulastic["assignments"]
@@ -385,27 +432,52 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
     )
     mt_assigned = Counter((a["student_email"], a["timeback_id"]) for a in mastery_track["assignments"])
     for outcome in outcomes:
+        key = (outcome.student.id, outcome.lesson)
         assert outcome.body is not None
+        assert stack.enrollments(outcome.student.id) == ([] if key in known_bug else [NEXT_COURSE]), key
         if outcome.lesson == EDU_LESSON:
-            assert edu_users[outcome.student.email] == 1, (outcome.student, edu_users[outcome.student.email])
-            assert edu_assigned[(outcome.student.email, EDU_TEST_ID)] == 1, outcome.student
-            [ids] = [
-                [a["_id"] for a in edulastic["assignments"] if a["_id"] == outcome.body["assignmentId"]]
-            ]
-            assert ids == [outcome.body["assignmentId"]], outcome.body
+            [user] = [u for u in edulastic["users"] if u["email"] == outcome.student.email]
+            if key not in missing_credentials:
+                credentials = outcome.body.get("credentials") or {}
+                assert credentials.get("email") == outcome.student.email, (key, outcome.body)
+                assert credentials.get("password") == user["password"], key
+            assert edu_users[outcome.student.email] == 1, (key, edu_users[outcome.student.email])
+            assert edu_assigned[(outcome.student.email, EDU_TEST_ID)] == 1, key
+            [assignment] = stack.edulastic_assignments_of(outcome.student.email)
+            assert assignment["_id"] == outcome.body["assignmentId"], (key, assignment, outcome.body)
         else:
-            assert mt_assigned[(outcome.student.email, MT_TEST_ID)] == 1, outcome.student
+            assert mt_assigned[(outcome.student.email, MT_TEST_ID)] == 1, key
             [assignment] = [
                 a for a in mastery_track["assignments"] if a["student_email"] == outcome.student.email
             ]
-            assert assignment["id"] == outcome.body["assignmentId"], (assignment, outcome.body)
-    assert sum(edu_assigned.values()) == SOAK_PER_PROVIDER, edu_assigned
+            assert assignment["id"] == outcome.body["assignmentId"], (key, assignment, outcome.body)
+    assert sum(edu_assigned.values()) == len(edulastic["assignments"]) == SOAK_PER_PROVIDER, edu_assigned
     assert len(mastery_track["assignments"]) == SOAK_PER_PROVIDER, mt_assigned
 
-    # The workflow did it, without failures: one execution per attempt, every one SUCCEEDED.
-    assert len(executions) == len(jobs), by_status
-    failed = [e["executionArn"] for e in executions if e["status"] != "SUCCEEDED"]
+    # The workflow did it, without failures: one execution per attempt, none FAILED.
+    failed = [e["executionArn"] for e in executions if e["status"] not in ("SUCCEEDED", "RUNNING")]
     assert not failed, "\n".join(execution_report(stack, arn) for arn in failed[:5])
+    for outcome in outcomes:
+        key = (outcome.student.id, outcome.lesson)
+        runs = execution_of.get(key, [])
+        assert len(runs) == 1, (key, runs)
+        if key not in known_bug:
+            assert runs[0]["status"] == "SUCCEEDED", execution_report(stack, runs[0]["executionArn"])
+    assert len(executions) == len(jobs), by_status
+
+    # Everything else held; known bugs that this run happened to hit make it an xfail, not a pass.
+    bugs = []
+    if known_bug:
+        bugs.append(
+            f"{len(known_bug)} MasteryTrack result(s) lost: the write-back went to the sourcedId of an"
+            " abandoned intent (see test_mastery_track_write_back_after_an_assign_that_failed_late)"
+        )
+    if missing_credentials:
+        bugs.append(
+            f"{len(missing_credentials)} Edulastic student(s) created by the service got no credentials (see"
+            " test_edulastic_credentials_after_an_assign_that_failed_after_creating_the_student)"
+        )
+    assert not bugs, bugs
 
 
 # --- the circuit breaker -------------------------------------------------------------------
@@ -479,15 +551,14 @@ def test_circuit_breaker_opens_under_outage_and_closes_after(breaker_stack: Stac
     # The outage ends; after the cool-down the next request is the half-open trial, and succeeds.
     set_faults(stack, {})
     time.sleep(BREAKER_COOLDOWN + 0.5)
-    before = stack.edulastic_state()
+    calls_before = sim_calls(stack.edulastic_state())
     t0 = time.perf_counter()
     answer = stack.assign(student.id, EDU_LESSON)
     print(f"  after the cool-down: {answer.status_code} in {(time.perf_counter() - t0) * 1000:.0f} ms")
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["attempt"] == 1 and body["toolProvider"] == "edulastic"
-    after = stack.edulastic_state()
-    assert sim_calls(after) > sim_calls(before)
+    assert sim_calls(stack.edulastic_state()) > calls_before  # it did go to the provider
     assert [a["_id"] for a in stack.edulastic_assignments_of(student.email)] == [body["assignmentId"]]
 
     # Closed again: later requests (new students, so they do call the provider) succeed at once.
@@ -497,4 +568,111 @@ def test_circuit_breaker_opens_under_outage_and_closes_after(breaker_stack: Stac
         assert [a["_id"] for a in stack.edulastic_assignments_of(other.email)] == [
             answer.json()["assignmentId"]
         ]
-    print(f"  later requests: 200 x {len(later)}; Edulastic calls in total {sim_calls(stack.edulastic_state())}")
+    print(
+        f"  later requests: 200 x {len(later)}; Edulastic calls in total {sim_calls(stack.edulastic_state())}"
+    )
+
+
+# --- a MasteryTrack assignment made by a request that failed late ----------------------------
+
+
+@pytest.fixture
+def parked_stack(tmp_path: Path) -> Iterator[StackProcess]:
+    settings = {
+        "WORKFLOW_WAIT_SECONDS": "3600",
+        "CALLBACK_TIMEOUT_SECONDS": "3600",
+        "PROVIDER_READ_TIMEOUT": "1",
+        "PROVIDER_BACKOFF_BASE": "0.02",
+        "PROVIDER_BACKOFF_CAP": "0.1",
+    }
+    with running_stack(write_roster(tmp_path), settings) as stack:
+        yield stack
+
+
+def require(condition: object, message: object) -> None:
+    """A precondition of the scenario: fails the test outright (not covered by its xfail)."""
+    if not condition:
+        pytest.fail(str(message), pytrace=False)
+
+
+def test_mastery_track_write_back_after_an_assign_that_failed_late(parked_stack: StackProcess) -> None:
+    stack = parked_stack
+    student = soak_student(0)
+    # The create is processed but answered too late (read timeout: outcome unknown); the service
+    # asks again, which answers 409 ASSIGNMENT_EXISTS — too late as well. Then the faults disarm.
+    answer = requests.post(
+        f"{stack.mastery_track_root}/_control/faults",
+        json={
+            "timeoutRate": 1,
+            "timeoutSeconds": 2,
+            "routes": ["POST /delivery/assignments/assign"],
+            "times": 2,
+        },
+        timeout=HTTP_TIMEOUT,
+    )
+    require(answer.status_code == 200, answer.text)
+    failed = stack.assign(student.id, MT_LESSON)
+    require(failed.status_code == 502, (failed.status_code, failed.text))
+    [made] = stack.mastery_track_assignments_of(student.email)  # the provider did make it
+    # The outcome was unknown, so the intent stays, with the sourcedId MasteryTrack writes back to.
+    kept = stack.head(student.id, MT_LESSON) or {}
+    require(kept.get("status") == "assigning", f"the intent should be kept: {kept}")
+    require(kept.get("sourced_id") == made["assessment_result_sourced_id"], (kept, made))
+
+    # The client retries, as the contract allows: the existing assignment is reused, not doubled.
+    retried = stack.assign(student.id, MT_LESSON)
+    require(retried.status_code == 200, (retried.status_code, retried.text))
+    require(retried.json()["assignmentId"] == made["id"], (retried.json(), made))
+    require(len(stack.mastery_track_assignments_of(student.email)) == 1, "a second assignment was made")
+    head = stack.head(student.id, MT_LESSON) or {}
+    print(
+        f"\nMasteryTrack assignment {made['id']} writes back to {made['assessment_result_sourced_id']};"
+        f" the service's attempt has sourcedId {head.get('sourced_id')}"
+        f" (GET on the former: {stack.get_result(made['assessment_result_sourced_id']).status_code})",
+        flush=True,
+    )
+
+    finished = stack.mastery_track_control(
+        "finish",
+        {
+            "assignmentId": made["id"],
+            "score": 95,
+            "totalQuestions": 20,
+            "correctQuestions": 19,
+            "scoreStatus": "fully graded",
+            "processed": True,
+        },
+    )
+    print(f"write-back: {finished['writeBack']}", flush=True)
+    assert finished["writeBack"]["status"] == 200, finished["writeBack"]
+    progress = stack.progress(student.id, MT_LESSON).json()
+    assert progress["finalized"] is True, progress
+
+
+def test_edulastic_credentials_after_an_assign_that_failed_after_creating_the_student(
+    parked_stack: StackProcess,
+) -> None:
+    stack = parked_stack
+    student = soak_student(1)
+    # The student is created, then every try of the assign call is rate limited: the request fails.
+    answer = requests.post(
+        f"{stack.edulastic_root}/_control/faults",
+        json={"rateLimitRate": 1, "retryAfter": 0, "routes": ["POST /assignments/v2/assign"], "times": 4},
+        timeout=HTTP_TIMEOUT,
+    )
+    require(answer.status_code == 200, answer.text)
+    failed = stack.assign(student.id, EDU_LESSON)
+    require(failed.status_code == 502, (failed.status_code, failed.text))
+    [user] = [u for u in stack.edulastic_state()["users"] if u["email"] == student.email]
+    require(not stack.edulastic_assignments_of(student.email), "an assignment was made")
+
+    retried = stack.assign(student.id, EDU_LESSON)
+    require(retried.status_code == 200, (retried.status_code, retried.text))
+    body = retried.json()
+    require([a["_id"] for a in stack.edulastic_assignments_of(student.email)] == [body["assignmentId"]], body)
+    users = [u for u in stack.edulastic_state()["users"] if u["email"] == student.email]
+    require(users == [user], f"the student was created again: {users}")
+    print(f"\nretry answered credentials: {body.get('credentials', '(omitted)')!r:.60}", flush=True)
+    # The service created this student with the password it stored: the student must get it.
+    assert body.get("credentials", {}).get("email") == student.email, body
+    assert body["credentials"]["password"] == user["password"]

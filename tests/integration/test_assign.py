@@ -198,21 +198,40 @@ def test_provider_rejection_is_422_naming_the_provider(service: Any) -> None:
     assert service.snapshot() == before
 
 
-def _without_accounts(snapshot: list[str]) -> list[str]:
-    # The student's generated provider password is kept on purpose (the provider may already
-    # have registered the student with it); no attempt, alias or result is written.
-    return [item for item in snapshot if "PROVIDER#" not in item]
-
-
-def test_provider_outage_is_502_and_writes_no_attempt(service: Any) -> None:
-    before = service.snapshot()
+def test_provider_outage_is_502_then_the_retry_assigns_once(service: Any) -> None:
     service.edulastic_control("faults", {"outage": True})
     status, body = service.assign(ADA, EDU_LESSON)
     assert status == 502, body
     _ims_502 = body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
     assert _ims_502 == "internal_server_error" and "edulastic" in body["imsx_description"]
-    assert _without_accounts(service.snapshot()) == _without_accounts(before)
-    assert service.head(ADA, EDU_LESSON) is None
+    # Nothing was assigned: results cannot be imported, progress shows nothing.
+    assert service.import_results(ADA, EDU_LESSON)[0] == 422
+    progress = service.progress(ADA, EDU_LESSON)[1]
+    assert progress["attempt"] == 1 and progress["questions"] == [] and progress["finalized"] is False
+    # The provider may have acted before failing, so the intent (and its sourcedId, which
+    # MasteryTrack writes back to) is kept with its lease released: the retry takes it over.
+    intent = service.head(ADA, EDU_LESSON)
+    assert intent.status == "assigning" and intent.assignment_id is None
+
+    service.edulastic_control("faults", {})
+    status, body = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200 and body["attempt"] == 1
+    assert service.head(ADA, EDU_LESSON).sourced_id == intent.sourced_id
+    assert len(_assignments(service.edulastic.state)) == 1
+
+
+def test_credentials_survive_a_failure_after_the_student_was_created(service: Any) -> None:
+    # The student is created, then assigning fails: the retry must still hand out the password.
+    service.edulastic_control("faults", {"outage": True, "routes": ["POST /assignments/v2/assign"]})
+    assert service.assign(ADA, EDU_LESSON)[0] == 502
+    service.edulastic_control("faults", {})
+
+    status, body = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200, body
+    users = {u["email"]: u for u in service.edulastic.state["users"]}
+    assert body["credentials"]["password"] == users[ADA_EMAIL]["password"]
 
 
 def test_open_circuit_is_503_with_retry_after_and_no_provider_call(service: Any) -> None:

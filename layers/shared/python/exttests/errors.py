@@ -55,6 +55,9 @@ class ProviderError(ServiceError):
     def __init__(self, provider: str, message: str) -> None:
         super().__init__(message)
         self.provider = provider
+        # Set when the failing call had already created the student on the provider (with the
+        # password the service generated), so the service still knows it can hand it out.
+        self.created_user_id: str | None = None
 
 
 class ProviderRejected(ProviderError):

@@ -58,6 +58,8 @@ class Store(Protocol):
         Raises VersionConflict otherwise."""
         ...
 
+    def save_account(self, student_id: str, account: ProviderAccount) -> None: ...
+
     def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
         """Enroll and save the attempt in one transaction, checking the course exists.
 

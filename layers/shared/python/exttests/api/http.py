@@ -6,6 +6,8 @@ body lives here, so every endpoint answers errors the same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -99,7 +101,17 @@ def _aws_unavailable(error: Exception) -> bool:
 def guard_request(event: dict[str, Any]) -> None:
     """Checks API Gateway does not make: body size, content type, duplicate query parameters."""
     body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
+    if event.get("isBase64Encoded") and body:
+        # API Gateway base64-encodes bodies that are not text; JSON must be UTF-8 text.
+        try:
+            raw = base64.b64decode(body, validate=True)
+            raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise BadRequest("request body is not UTF-8 JSON", field="body") from error
+        body = raw.decode("utf-8")
+    if len(body.encode("utf-8")) > MAX_BODY_BYTES:
         raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
     raw_query = event.get("rawQueryString") or ""
     seen: set[str] = set()

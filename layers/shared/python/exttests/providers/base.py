@@ -79,6 +79,8 @@ class TestResults:
 class TestProvider(Protocol):
     name: str
 
+    def ensure_available(self) -> None: ...
+
     def assign(self, request: AssignRequest) -> Assignment: ...
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from exttests.errors import ProviderRejected, ProviderUnavailable
+from exttests.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from exttests.providers.base import (
     Assignment,
     AssignRequest,
@@ -163,6 +163,10 @@ class EdulasticProvider:
 
     # --- assign --------------------------------------------------------------------------
 
+    def ensure_available(self) -> None:
+        """Fail fast (CircuitOpen) before the caller records anything, while the circuit is open."""
+        self._http.breaker.check(self._clock())
+
     def assign(self, request: AssignRequest) -> Assignment:
         if not request.test_id:
             raise ProviderRejected(NAME, "the resource has no Edulastic test id (vendorId)")
@@ -172,7 +176,12 @@ class EdulasticProvider:
             # Look up first, as the provider contract says: a student who already exists must
             # not be handed a password the service never set.
             user_id, created = self._ensure_student(request)
-        found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
+        try:
+            found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
+        except ProviderError as error:
+            if created:
+                error.created_user_id = user_id
+            raise
         class_id = self.config.class_id
         return Assignment(
             assignment_id=found.assignment_id,

@@ -85,12 +85,21 @@ class CircuitBreaker:
     def before_call(self, now: float) -> None:
         """Raise CircuitOpen while open; after the cool-down let calls through as trials."""
         with self._lock:
-            if self.state != self.OPEN:
-                return
-            remaining = self.opened_at + self.cooldown - now
-            if remaining > 0:
-                raise CircuitOpen(self.provider, retry_after=max(1, math.ceil(remaining)))
-            self.state = self.HALF_OPEN
+            self._raise_if_open(now)
+            if self.state == self.OPEN:
+                self.state = self.HALF_OPEN
+
+    def check(self, now: float) -> None:
+        """Raise CircuitOpen while open, without using up a half-open trial."""
+        with self._lock:
+            self._raise_if_open(now)
+
+    def _raise_if_open(self, now: float) -> None:
+        if self.state != self.OPEN:
+            return
+        remaining = self.opened_at + self.cooldown - now
+        if remaining > 0:
+            raise CircuitOpen(self.provider, retry_after=max(1, math.ceil(remaining)))
 
     def record_success(self) -> None:
         with self._lock:

@@ -139,6 +139,10 @@ class MasteryTrackProvider:
 
     # --- calls ---------------------------------------------------------------------------
 
+    def ensure_available(self) -> None:
+        """Fail fast (CircuitOpen) before the caller records anything, while the circuit is open."""
+        self._http.breaker.check(self._clock())
+
     def assign(self, request: AssignRequest) -> Assignment:
         body: dict[str, Any] = {"student_email": request.student_email}
         if request.test_id:

@@ -18,7 +18,7 @@ from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.grades import grade_rank
 from ..domain.models import Credentials, Lesson, ProviderAccount, Student, ToolProvider
 from ..domain.rules import check_lesson, check_student, student_email
-from ..errors import Busy, ProviderError
+from ..errors import Busy, CircuitOpen, ProviderError, ProviderRejected
 from ..ports import Context, VersionConflict
 from ..providers.base import AssignRequest
 from .credentials import cipher_context, credentials_for, generate_password
@@ -64,6 +64,7 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
                     raise Busy("the assignment is being made by another request", retry_after=2)
                 deps.sleep(_WAIT_STEP_SECONDS)
                 continue
+            deps.providers.get(provider.value).ensure_available()
             intent = _take_over(deps, head)
             if intent is None:
                 continue
@@ -73,6 +74,7 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
                 # Finish the previous attempt's enrollment before it is archived.
                 complete_enrollment(deps, head, ctx.lesson, student)
                 continue
+            deps.providers.get(provider.value).ensure_available()
             intent, account = _new_intent(deps, command, ctx, student, provider, email)
             if not deps.store.begin_attempt(intent, head, account):
                 continue  # another request recorded its intent first: wait for it
@@ -177,9 +179,8 @@ def _assign_on_provider(
     )
     try:
         assignment = deps.providers.get(provider_name).assign(request)
-    except ProviderError:
-        if intent.version == (previous.version + 1 if previous else 1):
-            deps.store.abandon_attempt(intent, previous)
+    except ProviderError as error:
+        _after_provider_error(deps, error, intent, previous, account)
         raise
     now = deps.clock.now()
     first_wait = deps.settings.waits[0] if deps.settings.waits else 0
@@ -214,6 +215,28 @@ def _assign_on_provider(
         return None  # our lease ran out and another request took over: read its result
     ctx.accounts[provider_name] = account  # type: ignore[assignment]
     return _outcome(deps, saved, ctx)
+
+
+def _after_provider_error(
+    deps: Deps, error: ProviderError, intent: Attempt, previous: Attempt | None, account: ProviderAccount | None
+) -> None:
+    if error.created_user_id and account is not None:
+        # The student now exists on the provider with our password: remember it, or a retry
+        # would take them for a student who existed before and withhold the credentials.
+        known = account.model_copy(update={"provider_user_id": error.created_user_id, "created_by_service": True})
+        deps.store.save_account(intent.student_id, known)
+    if isinstance(error, ProviderRejected | CircuitOpen):
+        # Certainly not assigned: the attempt is undone, as if the request never came.
+        if intent.version == (previous.version + 1 if previous else 1):
+            deps.store.abandon_attempt(intent, previous)
+        return
+    # Unreachable or timed out: the provider may have made the assignment — MasteryTrack
+    # then writes back to this intent's sourcedId. Keep the intent (same ids, same password)
+    # and release its lease so the client's retry takes it over at once.
+    try:
+        deps.store.save(intent.model_copy(update={"lease_until": deps.clock.now().timestamp()}))
+    except VersionConflict:
+        pass
 
 
 def _start_workflow(deps: Deps, attempt: Attempt) -> bool:

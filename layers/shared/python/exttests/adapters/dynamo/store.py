@@ -299,6 +299,9 @@ class DynamoStore:
             self._transact([{"Put": put}, {"Put": self._account_put(attempt.student_id, account, new=False)}])
         return saved
 
+    def save_account(self, student_id: str, account: ProviderAccount) -> None:
+        self.client.put_item(**self._account_put(student_id, account, new=False))
+
     def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
         saved = attempt.model_copy(update={"version": attempt.version + 1})
         items = [

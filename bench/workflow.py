@@ -1,0 +1,151 @@
+"""State transitions and Lambda invocations of the finalization workflow (the real ASL on moto,
+the real handlers as its Lambda tasks).
+
+Measured: MasteryTrack (assign -> write-back -> finalized, callback) and two Edulastic runs that
+need a different number of polls, from get_execution_history. Derived: the cost of one poll
+iteration (the difference of the two Edulastic runs) and of the fixed part, applied to an
+Edulastic test finished 45 minutes after assignment under the default backoff schedule and under
+a naive fixed 30-second poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from bench import scenarios as sc
+from bench.harness import EDU_LESSON, MT_LESSON, service, student_id
+
+DEFAULT_WAITS = [60, 120, 300, 600, 1800, 3600]
+LAMBDA_EVENTS = ("TaskScheduled", "LambdaFunctionScheduled")
+
+
+def _arn(svc: Any, student: str, lesson: str) -> str:
+    from exttests.adapters.step_functions import execution_name
+
+    prefix = svc.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    return f"{prefix}:{execution_name(svc.head(student, lesson))}"
+
+
+def _history(arn: str) -> list[dict[str, Any]]:
+    client = boto3.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _states(arn: str) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in _history(arn) if "stateEnteredEventDetails" in e]
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError("the workflow did not get there in time")
+
+
+def _finished(arn: str) -> str:
+    client = boto3.client("stepfunctions")
+
+    def status() -> str | None:
+        value = str(client.describe_execution(executionArn=arn)["status"])
+        return None if value == "RUNNING" else value
+
+    return str(_wait(status))
+
+
+def counts(arn: str) -> dict[str, Any]:
+    events = _history(arn)
+    states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    return {
+        "state_transitions": len(states),
+        "lambda_invocations": sum(1 for e in events if e["type"] in LAMBDA_EVENTS),
+        "polls": states.count("Poll"),
+        "states": states,
+        "by_state": dict(Counter(states)),
+    }
+
+
+def polls_for(finished_after_s: float, waits: list[int]) -> int:
+    """Polls until the first one at or after `finished_after_s` (first poll after waits[0])."""
+    at, step, polls = 0.0, 0, 0
+    while True:
+        at += waits[min(step, len(waits) - 1)]
+        step += 1
+        polls += 1
+        if at >= finished_after_s:
+            return polls
+
+
+def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    # Callback: the write-back wakes the workflow; waits are irrelevant.
+    with service(simulators, waits="3600") as svc:
+        sc.load_bench_data(svc, 3, ())
+        student = student_id(0)
+        assert svc.assign(student, MT_LESSON)[0] == 200
+        head = svc.wait_for_callback(student, MT_LESSON)
+        arn = _arn(svc, student, MT_LESSON)
+        assert svc.write_back(head.sourced_id, sc.writeback_body())[0] == 200
+        assert _finished(arn) == "SUCCEEDED"
+        result["mastery_track"] = {"measured": True, **counts(arn)}
+
+    # Polling: 1-second waits; run A finishes before the first poll, run B after two polls.
+    with service(simulators, waits="1") as svc:
+        sc.load_bench_data(svc, 3, ())
+        runs = {}
+        for key, student, after_polls in (
+            ("edulastic_a", student_id(0), 0),
+            ("edulastic_b", student_id(1), 2),
+        ):
+            assert svc.assign(student, EDU_LESSON)[0] == 200
+            arn = _arn(svc, student, EDU_LESSON)
+            if after_polls:
+                _wait(lambda arn=arn, n=after_polls: _states(arn).count("Poll") >= n)
+            sc.finish_edulastic(svc, student, sc.email(int(student.rsplit("-", 1)[1])), EDU_LESSON, 4)
+            assert _finished(arn) == "SUCCEEDED"
+            runs[key] = {"measured": True, **counts(arn)}
+        result.update(runs)
+
+    a, b = result["edulastic_a"], result["edulastic_b"]
+    extra_polls = b["polls"] - a["polls"]
+    per_poll_transitions = (b["state_transitions"] - a["state_transitions"]) / extra_polls
+    per_poll_lambdas = (b["lambda_invocations"] - a["lambda_invocations"]) / extra_polls
+    fixed_transitions = a["state_transitions"] - per_poll_transitions * a["polls"]
+    fixed_lambdas = a["lambda_invocations"] - per_poll_lambdas * a["polls"]
+    finished_after = 45 * 60
+
+    def derive(polls: int, schedule: str) -> dict[str, Any]:
+        return {
+            "measured": False,
+            "schedule": schedule,
+            "polls": polls,
+            "state_transitions": int(fixed_transitions + per_poll_transitions * polls),
+            "lambda_invocations": int(fixed_lambdas + per_poll_lambdas * polls),
+        }
+
+    result["per_poll_iteration"] = {
+        "measured": True,
+        "state_transitions": per_poll_transitions,
+        "lambda_invocations": per_poll_lambdas,
+        "fixed_state_transitions": fixed_transitions,
+        "fixed_lambda_invocations": fixed_lambdas,
+        "how": "difference of the two measured Edulastic runs divided by their difference in polls",
+    }
+    result["edulastic_45min_backoff"] = derive(
+        polls_for(finished_after, DEFAULT_WAITS), "default backoff 60,120,300,600,1800,3600 s"
+    )
+    result["edulastic_45min_fixed_30s"] = derive(polls_for(finished_after, [30]), "naive fixed 30 s poll")
+    return result
