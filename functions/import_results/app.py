@@ -7,15 +7,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import create_resolver, json_response, logger, run
-from exttests.api.schemas import MAX_ID_LENGTH, ImportResponse, import_response
+from exttests.api.http import QueryId, create_resolver, json_response, logger, run
+from exttests.api.schemas import ImportResponse, import_response
 from exttests.usecases.results import import_results
 
 app = create_resolver()
-
-Id = Annotated[
-    str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$")
-]
 
 
 @app.get(
@@ -31,8 +27,8 @@ Id = Annotated[
     },
 )
 def import_external_test_assignment_results(
-    student: Id,
-    lesson: Id,
+    student: QueryId,
+    lesson: QueryId,
     applicationName: Annotated[str | None, Query()] = None,  # noqa: N803
 ) -> Any:
     outcome = import_results(wiring.deps(), student, lesson)

@@ -7,15 +7,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import create_resolver, json_response, logger, run
-from exttests.api.schemas import MAX_ID_LENGTH, ProgressResponse, progress_response
+from exttests.api.http import QueryId, create_resolver, json_response, logger, run
+from exttests.api.schemas import ProgressResponse, progress_response
 from exttests.usecases.progress import get_progress
 
 app = create_resolver()
-
-Id = Annotated[
-    str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$")
-]
 
 
 @app.get(
@@ -31,7 +27,9 @@ Id = Annotated[
     },
 )
 def get_assessment_progress(
-    student: Id, lesson: Id, attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None
+    student: QueryId,
+    lesson: QueryId,
+    attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None,
 ) -> Any:
     outcome = get_progress(wiring.deps(), student, lesson, int(attempt) if attempt else None)
     return json_response(200, progress_response(outcome.lesson, outcome.attempt, outcome.attempt_number))

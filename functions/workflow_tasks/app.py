@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from exttests import wiring
-from exttests.observability import logger
 from exttests.errors import BadRequest
+from exttests.observability import logger
 from exttests.usecases import workflow_tasks as tasks
 
 

@@ -20,16 +20,10 @@ integration tests, and LocalStack.start() resets moto and rewrites os.environ.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +31,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import StackProcess, _reader
-from tests.support import DEMO_ROSTER, ROOT, free_port
+from tests.e2e.conftest import StackProcess, Student, e2e_student, running_stack
+from tests.e2e.conftest import write_roster as write_e2e_roster
 
 pytestmark = pytest.mark.e2e
 
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 30.0
 EDU_LESSON = "lesson-edu-testout-math-g5"  # Edulastic test edu-test-algebra-1: max scores 1, 1, 2, 1
 MT_LESSON = "lesson-mt-testout-math-g5"
@@ -61,86 +53,12 @@ BREAKER_THRESHOLD = 3
 BREAKER_COOLDOWN = 2.0
 
 
-@dataclass(frozen=True)
-class Student:
-    id: str
-    email: str
-
-
 def soak_student(n: int) -> Student:
-    return Student(f"student-soak-{n}", f"soak-{n}@students.example.com")
+    return e2e_student(n, "soak")
 
 
 def write_roster(directory: Path) -> Path:
-    roster = json.loads(DEMO_ROSTER.read_text(encoding="utf-8"))
-    for n in range(SOAK_STUDENTS):
-        student = soak_student(n)
-        roster["users"].append(
-            {
-                "sourcedId": student.id,
-                "status": "active",
-                "dateLastModified": "2025-01-06T00:00:00.000Z",
-                "enabledUser": True,
-                "givenName": "Soak",
-                "familyName": f"Student {n}",
-                "email": student.email,
-                "roles": [{"roleType": "primary", "role": "student", "org": {"sourcedId": "org-school-1"}}],
-                "primaryOrg": {"sourcedId": "org-school-1"},
-                "grades": ["5"],
-            }
-        )
-    path = directory / "roster.json"
-    path.write_text(json.dumps(roster, indent=2), encoding="utf-8")
-    return path
-
-
-@contextmanager
-def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProcess]:
-    """`python -m local.stack` with `settings` on top of the environment; stopped by SIGTERM."""
-    env = {
-        **os.environ,
-        "PORT": str(free_port()),
-        "MOTO_PORT": str(free_port()),
-        "EDULASTIC_SIM_PORT": str(free_port()),
-        "MASTERY_TRACK_SIM_PORT": str(free_port()),
-        "LOG_LEVEL": "WARNING",
-        "ROSTER_FILE": str(roster),
-        "PYTHONUNBUFFERED": "1",
-        **settings,
-    }
-    for name in ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    output: list[str] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=_reader, args=(process.stdout, output, ready), daemon=True)
-    reader.start()
-    stack = StackProcess(process, output)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not ready.wait(0.1):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"local stack did not get ready; its output:\n{stack.text()}", pytrace=False)
-        stack.parse_banner()
-        yield stack
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
-        reader.join(timeout=5)
+    return write_e2e_roster(directory, "soak", SOAK_STUDENTS)
 
 
 # --- a client that behaves like a real one ----------------------------------------------

@@ -12,9 +12,9 @@ import pytest
 
 from exttests import wiring
 from exttests.adapters.dynamo.store import DynamoStore
+from exttests.api.oneroster import WriteBackBody
 from exttests.domain.attempt import AttemptStatus, EnrollmentStatus
 from exttests.providers.http import token_cache
-from exttests.api.oneroster import WriteBackBody
 from exttests.usecases import workflow_tasks as tasks
 from exttests.usecases.assign import AssignCommand, assign
 from exttests.usecases.results import import_results, write_back

@@ -9,18 +9,29 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from ..errors import BadRequest, ServiceError
 from ..observability import logger
 from .errors import error_parts, ims_body
-
+from .schemas import MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 64 * 1024
+
+# A sourcedId in a query string: 1–255 characters, not blank, no control characters.
+QueryId = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+    ),
+]
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

@@ -9,6 +9,7 @@ call and the write never gives the student two assignments.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -218,12 +219,18 @@ def _assign_on_provider(
 
 
 def _after_provider_error(
-    deps: Deps, error: ProviderError, intent: Attempt, previous: Attempt | None, account: ProviderAccount | None
+    deps: Deps,
+    error: ProviderError,
+    intent: Attempt,
+    previous: Attempt | None,
+    account: ProviderAccount | None,
 ) -> None:
     if error.created_user_id and account is not None:
         # The student now exists on the provider with our password: remember it, or a retry
         # would take them for a student who existed before and withhold the credentials.
-        known = account.model_copy(update={"provider_user_id": error.created_user_id, "created_by_service": True})
+        known = account.model_copy(
+            update={"provider_user_id": error.created_user_id, "created_by_service": True}
+        )
         deps.store.save_account(intent.student_id, known)
     if isinstance(error, ProviderRejected | CircuitOpen):
         # Certainly not assigned: the attempt is undone, as if the request never came.
@@ -233,10 +240,8 @@ def _after_provider_error(
     # Unreachable or timed out: the provider may have made the assignment — MasteryTrack
     # then writes back to this intent's sourcedId. Keep the intent (same ids, same password)
     # and release its lease so the client's retry takes it over at once.
-    try:
+    with contextlib.suppress(VersionConflict):  # someone took it over already
         deps.store.save(intent.model_copy(update={"lease_until": deps.clock.now().timestamp()}))
-    except VersionConflict:
-        pass
 
 
 def _start_workflow(deps: Deps, attempt: Attempt) -> bool:
