@@ -179,7 +179,7 @@ def test_crash_between_final_and_enrolled_is_completed_by_the_workflow(service: 
     from exttests.usecases.finalize import finalize
 
     lesson = wiring.deps().store.get_lesson(MT_TESTOUT)
-    final = finalize(wiring.deps(), head.model_copy(update={"accuracy": 95.0, "score": 95.0}), lesson)
+    final = finalize(wiring.deps(), head.evolve({"accuracy": 95.0, "score": 95.0}), lesson)
     saved = wiring.deps().store.save(final)
     assert saved.enrollment == EnrollmentStatus.PENDING and enrollments(service, ADA) == []
     wiring.deps().workflow.complete_callback(head.task_token, {"finalized": True})
@@ -213,9 +213,9 @@ def test_sweeper_restarts_a_lost_workflow_and_it_completes_the_enrollment(servic
     assert not head.workflow_started
     assert sfn().list_executions(stateMachineArn=service.resources.state_machine_arn)["executions"] == []
     lesson = deps.store.get_lesson(EDU_TESTOUT)
-    final = finalize(deps, head.model_copy(update={"accuracy": 100.0, "score": 100.0}), lesson)
+    final = finalize(deps, head.evolve({"accuracy": 100.0, "score": 100.0}), lesson)
     overdue = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    deps.store.save(final.model_copy(update={"due_at": overdue}))
+    deps.store.save(final.evolve({"due_at": overdue}))
     assert enrollments(service, ADA) == []
 
     report = sweep(deps)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from .models import QuestionResult, ScoreStatus
+from .records import Record
 
 
 class AttemptStatus(StrEnum):
@@ -25,7 +25,8 @@ class EnrollmentStatus(StrEnum):
     SKIPPED = "skipped"  # skipCourseEnrollment
 
 
-class Attempt(BaseModel):
+@dataclass(kw_only=True)
+class Attempt(Record):
     student_id: str
     lesson_id: str
     attempt: int
@@ -43,14 +44,14 @@ class Attempt(BaseModel):
     test_url: str | None = None
     provider_user_id: str | None = None
     credentials_email: str | None = None
-    previous_assignment_ids: list[str] = Field(default_factory=list)
+    previous_assignment_ids: list[str] = field(default_factory=list)
     # Results
     score_status: ScoreStatus = ScoreStatus.NOT_SUBMITTED
     score: float | None = None
     accuracy: float | None = None
     correct_questions: int = 0
     total_questions: int = 0
-    questions: list[QuestionResult] = Field(default_factory=list)
+    questions: list[QuestionResult] = field(default_factory=list)
     score_date: str | None = None
     submitted: bool = False
     graded: str | None = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from .records import Record
 
 
 class LessonType(StrEnum):
@@ -26,10 +27,9 @@ class ScoreStatus(StrEnum):
     EXEMPT = "exempt"
 
 
-class Student(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Student(Record):
     """A OneRoster user as the rules see it."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     email: str | None = None
@@ -39,14 +39,13 @@ class Student(BaseModel):
     primary_org: str | None = None
 
 
-class Lesson(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Lesson(Record):
     """A ComponentResource together with its Resource.
 
     `lesson_type` and `tool_provider` hold the raw strings from the roster (they may be
     anything); the assign rule decides whether they are usable.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     id: str  # the ComponentResource sourcedId
     resource_id: str | None = None
@@ -62,7 +61,8 @@ class Lesson(BaseModel):
     url: str | None = None
 
 
-class QuestionResult(BaseModel):
+@dataclass(kw_only=True)
+class QuestionResult(Record):
     id: str
     index: int
     title: str = ""
@@ -84,12 +84,14 @@ class QuestionResult(BaseModel):
         return max(0.0, min(1.0, self.score / self.max_score))
 
 
-class Credentials(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Credentials(Record):
     email: str
     password: str
 
 
-class ProviderAccount(BaseModel):
+@dataclass(kw_only=True)
+class ProviderAccount(Record):
     """What the service knows of a student on one provider (password encrypted at rest)."""
 
     provider: ToolProvider
@@ -99,9 +101,10 @@ class ProviderAccount(BaseModel):
     created_by_service: bool | None = None  # None until the provider told us
 
 
-class Scores(BaseModel):
+@dataclass(kw_only=True)
+class Scores(Record):
     score: float | None = None
     accuracy: float | None = None
     correct_questions: int = 0
     total_questions: int = 0
-    questions: list[QuestionResult] = Field(default_factory=list)
+    questions: list[QuestionResult] = field(default_factory=list)

@@ -88,7 +88,7 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
 
 
 def _take_over(deps: Deps, head: Attempt) -> Attempt | None:
-    renewed = head.model_copy(update={"lease_until": _lease(deps)})
+    renewed = head.evolve({"lease_until": _lease(deps)})
     try:
         return deps.store.save(renewed)
     except VersionConflict:
@@ -186,8 +186,8 @@ def _assign_on_provider(
     now = deps.clock.now()
     first_wait = deps.settings.waits[0] if deps.settings.waits else 0
     waiting = deps.settings.callback_timeout_seconds if not is_edulastic else first_wait
-    assigned = intent.model_copy(
-        update={
+    assigned = intent.evolve(
+        {
             "status": AttemptStatus.ASSIGNED,
             "lease_until": None,
             "assignment_id": assignment.assignment_id,
@@ -201,8 +201,8 @@ def _assign_on_provider(
     )
     if account is not None and is_edulastic:
         created = account.created_by_service
-        account = account.model_copy(
-            update={
+        account = account.evolve(
+            {
                 "provider_user_id": assignment.provider_user_id,
                 "created_by_service": created if created is not None else assignment.created_student,
             }
@@ -228,9 +228,7 @@ def _after_provider_error(
     if error.created_user_id and account is not None:
         # The student now exists on the provider with our password: remember it, or a retry
         # would take them for a student who existed before and withhold the credentials.
-        known = account.model_copy(
-            update={"provider_user_id": error.created_user_id, "created_by_service": True}
-        )
+        known = account.evolve({"provider_user_id": error.created_user_id, "created_by_service": True})
         deps.store.save_account(intent.student_id, known)
     if isinstance(error, ProviderRejected | CircuitOpen):
         # Certainly not assigned: the attempt is undone, as if the request never came.
@@ -241,7 +239,7 @@ def _after_provider_error(
     # then writes back to this intent's sourcedId. Keep the intent (same ids, same password)
     # and release its lease so the client's retry takes it over at once.
     with contextlib.suppress(VersionConflict):  # someone took it over already
-        deps.store.save(intent.model_copy(update={"lease_until": deps.clock.now().timestamp()}))
+        deps.store.save(intent.evolve({"lease_until": deps.clock.now().timestamp()}))
 
 
 def _start_workflow(deps: Deps, attempt: Attempt) -> bool:
@@ -257,7 +255,7 @@ def _ensure_workflow(deps: Deps, head: Attempt) -> Attempt:
     if head.workflow_started or not _start_workflow(deps, head):
         return head
     try:
-        return deps.store.save(head.model_copy(update={"workflow_started": True}))
+        return deps.store.save(head.evolve({"workflow_started": True}))
     except VersionConflict:
         return head
 

@@ -63,8 +63,8 @@ def finalize(deps: Deps, attempt: Attempt, lesson: Lesson) -> Attempt:
     now = deps.clock.now()
     multiplier, xp = xp_for(lesson.xp, attempt.accuracy, attempt.attempt)
     plan = plan_enrollment(lesson, attempt, deps.settings.mastery_threshold)
-    return attempt.model_copy(
-        update={
+    return attempt.evolve(
+        {
             "status": AttemptStatus.FINALIZED,
             "finalized_at": iso(now),
             "multiplier": multiplier,
@@ -105,8 +105,8 @@ def resolve_enrollment(
 def _save_with_enrollment(deps: Deps, attempt: Attempt, target: EnrollmentTarget) -> Attempt:
     error = target.error
     if target.course_id is not None and error is None:
-        enrolled = attempt.model_copy(
-            update={"enrollment": EnrollmentStatus.ENROLLED, "enrolled_course_id": target.course_id}
+        enrolled = attempt.evolve(
+            {"enrollment": EnrollmentStatus.ENROLLED, "enrolled_course_id": target.course_id}
         )
         record = _enrollment_record(attempt, target.course_id, iso(deps.clock.now()))
         try:
@@ -114,7 +114,7 @@ def _save_with_enrollment(deps: Deps, attempt: Attempt, target: EnrollmentTarget
         except CourseMissing:
             error = f"course '{target.course_id}' does not exist"
     log.info("enrollment failed", extra={"reason": error, "attempt": attempt.attempt})
-    failed = attempt.model_copy(update={"enrollment": EnrollmentStatus.FAILED, "enrollment_error": error})
+    failed = attempt.evolve({"enrollment": EnrollmentStatus.FAILED, "enrollment_error": error})
     return deps.store.save(failed)
 
 
@@ -127,9 +127,7 @@ def complete_enrollment(deps: Deps, attempt: Attempt, lesson: Lesson, student: S
         if attempt.enrollment != EnrollmentStatus.PENDING:
             return attempt
         try:
-            return _save_with_enrollment(
-                deps, attempt.model_copy(update={"updated_at": iso(deps.clock.now())}), target
-            )
+            return _save_with_enrollment(deps, attempt.evolve({"updated_at": iso(deps.clock.now())}), target)
         except VersionConflict:
             fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
             if fresh is None:

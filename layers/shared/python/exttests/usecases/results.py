@@ -105,8 +105,8 @@ def _edulastic_change(deps: Deps, lesson: Lesson, results: TestResults):  # type
         questions = _questions_from(results, attempt.test_url)
         scores = score_questions(questions)
         final = edulastic_is_final(results.submitted, results.graded, questions)
-        updated = attempt.model_copy(
-            update={
+        updated = attempt.evolve(
+            {
                 "questions": scores.questions,
                 "score": scores.score,
                 "accuracy": scores.accuracy,
@@ -145,8 +145,8 @@ def _writeback_change(deps: Deps, lesson: Lesson):  # type: ignore[no-untyped-de
         record = attempt.writeback
         scores = writeback_scores(record, attempt.test_url)
         status = record.get("scoreStatus")
-        updated = attempt.model_copy(
-            update={
+        updated = attempt.evolve(
+            {
                 "questions": scores.questions,
                 "score": scores.score,
                 "accuracy": scores.accuracy,
@@ -198,12 +198,12 @@ def write_back(deps: Deps, sourced_id: str, record: dict[str, Any]) -> WriteBack
         if current.is_final:
             return None
         merged = {**(current.writeback or {}), **record}
-        updated = current.model_copy(update={"writeback": merged})
+        updated = current.evolve({"writeback": merged})
         if is_mastery_track and lesson is not None:
             processed = _writeback_change(deps, lesson)(updated)
             return processed or updated
         status = record.get("scoreStatus")
-        return updated.model_copy(update={"score_status": ScoreStatus(status)}) if status else updated
+        return updated.evolve({"score_status": ScoreStatus(status)}) if status else updated
 
     saved = update_attempt(deps, attempt, store_record, lesson=lesson, student=ctx.student)
     woke = False

@@ -34,7 +34,7 @@ def expire(deps: Deps, attempt: Attempt) -> Attempt:
     def change(current: Attempt) -> Attempt | None:
         if current.is_final:
             return None
-        return current.model_copy(update={"status": AttemptStatus.EXPIRED, "lease_until": None})
+        return current.evolve({"status": AttemptStatus.EXPIRED, "lease_until": None})
 
     return update_attempt(deps, attempt, change)
 
@@ -78,7 +78,7 @@ def register_callback(deps: Deps, student: str, lesson: str, number: int, token:
     def change(current: Attempt) -> Attempt | None:
         if current.is_final:
             return None
-        return current.model_copy(update={"task_token": token, "due_at": due})
+        return current.evolve({"task_token": token, "due_at": due})
 
     attempt = update_attempt(deps, _current(deps, student, lesson, number), change)
     if attempt.is_final:
@@ -94,7 +94,7 @@ def record_failure(
     text = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:500]}"
 
     def change(current: Attempt) -> Attempt | None:
-        return current.model_copy(update={"last_error": text})
+        return current.evolve({"last_error": text})
 
     try:
         update_attempt(deps, _current(deps, student, lesson, number), change)
@@ -152,8 +152,8 @@ def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: Swe
         deps.store.touch_due(head, now + timedelta(seconds=deps.settings.sweeper_grace_seconds))
         report.alive += 1
         return
-    restarted = head.model_copy(
-        update={
+    restarted = head.evolve(
+        {
             "workflow_generation": head.workflow_generation + 1,
             "workflow_started": True,
             "task_token": None,

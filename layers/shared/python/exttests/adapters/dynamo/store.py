@@ -32,7 +32,7 @@ def _doc(item: dict[str, Any] | None) -> Any:
 
 def _attempt(item: dict[str, Any] | None) -> Attempt | None:
     doc = _doc(item)
-    return Attempt.model_validate(doc) if doc is not None else None
+    return Attempt.from_dict(doc) if doc is not None else None
 
 
 def _student(item: dict[str, Any] | None) -> Student | None:
@@ -102,7 +102,7 @@ class DynamoStore:
         for provider, account_key in account_keys.items():
             doc = _doc(items.get(_key_str(account_key)))
             if doc is not None:
-                accounts[provider] = ProviderAccount.model_validate(doc)
+                accounts[provider] = ProviderAccount.from_dict(doc)
         return Context(
             student=_student(items.get(_key_str(user_key))),
             lesson=_lesson(items.get(_key_str(lesson_key))),
@@ -178,7 +178,7 @@ class DynamoStore:
     def _attempt_item(self, attempt: Attempt, sk_key: dict[str, dict[str, str]]) -> dict[str, Any]:
         item: dict[str, Any] = {
             **sk_key,
-            DOC: {"S": attempt.model_dump_json(exclude_none=False)},
+            DOC: {"S": attempt.to_json()},
             "version": {"N": str(attempt.version)},
         }
         if attempt.needs_workflow and attempt.due_at:
@@ -203,7 +203,7 @@ class DynamoStore:
             "TableName": self.table,
             "Item": {
                 **keys.provider_account(student_id, account.provider.value),
-                DOC: {"S": account.model_dump_json()},
+                DOC: {"S": account.to_json()},
             },
         }
         if new:
@@ -267,7 +267,7 @@ class DynamoStore:
         if previous is None:
             items.append({"Delete": {"TableName": self.table, "Key": head_key, **condition}})
         else:
-            restored = previous.model_copy(update={"version": intent.version + 1})
+            restored = previous.evolve({"version": intent.version + 1})
             items.append(
                 {
                     "Put": {
@@ -286,7 +286,7 @@ class DynamoStore:
             return
 
     def save(self, attempt: Attempt, *, account: ProviderAccount | None = None) -> Attempt:
-        saved = attempt.model_copy(update={"version": attempt.version + 1})
+        saved = attempt.evolve({"version": attempt.version + 1})
         put = self._head_put(saved, attempt.version)
         if account is None:
             try:
@@ -303,7 +303,7 @@ class DynamoStore:
         self.client.put_item(**self._account_put(student_id, account, new=False))
 
     def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
-        saved = attempt.model_copy(update={"version": attempt.version + 1})
+        saved = attempt.evolve({"version": attempt.version + 1})
         items = [
             {"Put": self._head_put(saved, attempt.version)},
             {
