@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "shared" / "python"
 BASELINE = "boto3, pydantic, aws_lambda_powertools"
 
+# What every HTTP handler needs before any code of ours: the baseline plus the Powertools event
+# handler with request validation and OpenAPI (the stack's decided HTTP front). Reported as the
+# floor the HTTP handlers are compared with as well.
+HTTP_FLOOR = (
+    "boto3, pydantic, aws_lambda_powertools; from aws_lambda_powertools.event_handler import "
+    "APIGatewayHttpResolver; APIGatewayHttpResolver(enable_validation=True)"
+)
+FLOOR = "__http_floor__"
+
 _TIMER = (
     "import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); import {module}; "
     "print(time.perf_counter() - t)"
@@ -47,8 +56,8 @@ def _paths(name: str | None) -> list[str]:
 
 
 def _once(name: str | None, importtime: bool = False) -> tuple[float, str]:
-    module = "app" if name else BASELINE
-    code = _TIMER.format(paths=_paths(name), module=module)
+    module = {None: BASELINE, FLOOR: HTTP_FLOOR}.get(name, "app")
+    code = _TIMER.format(paths=_paths(None if name == FLOOR else name), module=module)
     args = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", code]
     done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
         args, capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120, check=True
@@ -74,7 +83,7 @@ def top_imports(stderr: str, count: int = 10) -> list[dict[str, Any]]:
 
 
 def measure(repetitions: int = 5) -> dict[str, Any]:
-    names: list[str | None] = [None, *handlers()]
+    names: list[str | None] = [None, FLOOR, *handlers()]
     for name in names:  # warm the bytecode caches, unmeasured
         _once(name)
     samples: dict[str | None, list[float]] = {name: [] for name in names}
@@ -82,11 +91,15 @@ def measure(repetitions: int = 5) -> dict[str, Any]:
         for name in names:
             samples[name].append(_once(name)[0])
     baseline = statistics.median(samples[None])
+    floor = statistics.median(samples[FLOOR])
     result: dict[str, Any] = {
         "method": "fresh interpreter per sample, time.perf_counter() around the import, median",
         "repetitions": repetitions,
         "baseline_import": BASELINE,
         "baseline_ms": round(baseline * 1000, 1),
+        "http_floor_import": HTTP_FLOOR,
+        "http_floor_ms": round(floor * 1000, 1),
+        "http_floor_ratio_to_baseline": round(floor / baseline, 3),
         "handlers": {},
     }
     for name in handlers():
@@ -95,6 +108,7 @@ def measure(repetitions: int = 5) -> dict[str, Any]:
             "median_ms": round(median * 1000, 1),
             "min_ms": round(min(samples[name]) * 1000, 1),
             "ratio_to_baseline": round(median / baseline, 3),
+            "ratio_to_http_floor": round(median / floor, 3),
         }
     slowest = max(handlers(), key=lambda n: result["handlers"][n]["median_ms"])
     result["slowest_handler"] = slowest
