@@ -186,7 +186,10 @@ def test_progress_is_read_only_and_holds_no_secrets() -> None:
     assert _policy_names("ProgressFunction") == {"DynamoDBReadPolicy"}
 
 
-@pytest.mark.parametrize("logical_id", ["AssignFunction", "ImportResultsFunction", "WorkflowTasksFunction"])
+# The sweeper calls providers too: it finishes assignments whose request died.
+@pytest.mark.parametrize(
+    "logical_id", ["AssignFunction", "ImportResultsFunction", "WorkflowTasksFunction", "SweeperFunction"]
+)
 def test_provider_callers_read_both_secrets(logical_id: str) -> None:
     secrets = [
         p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
@@ -196,7 +199,7 @@ def test_provider_callers_read_both_secrets(logical_id: str) -> None:
     assert {"Ref": "EdulasticSecretArn"} in secrets and {"Ref": "MasteryTrackSecretArn"} in secrets
 
 
-@pytest.mark.parametrize("logical_id", ["ProgressFunction", "WriteBackFunction", "SweeperFunction"])
+@pytest.mark.parametrize("logical_id", ["ProgressFunction", "WriteBackFunction"])
 def test_non_provider_functions_cannot_read_secrets(logical_id: str) -> None:
     assert "AWSSecretsManagerGetSecretValuePolicy" not in _policy_names(logical_id)
 
