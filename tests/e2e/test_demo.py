@@ -1,0 +1,31 @@
+"""`make demo` (python -m local.demo) succeeds: both providers finalize and enroll through the
+workflow with no client poll. Run as a subprocess, as `make demo` does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_succeeds() -> None:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "local.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "demo succeeded" in done.stdout
+    # Edulastic polls on a schedule: how many Wait → Poll → Decide rounds depends on timing.
+    assert "Route → Wait → Poll → Decide →" in done.stdout and "Decide → Enroll → Finalized" in done.stdout
+    assert "Route → AwaitWriteBack → Poll → Decide → Enroll → Finalized" in done.stdout
+    assert "password:          (hidden" in done.stdout
