@@ -79,7 +79,8 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
             intent, account = _new_intent(deps, command, ctx, student, provider, email)
             if not deps.store.begin_attempt(intent, head, account):
                 continue  # another request recorded its intent first: wait for it
-            ctx.accounts[provider.value] = account or ctx.accounts.get(provider.value)  # type: ignore[assignment]
+            if account is not None:
+                ctx.accounts[provider.value] = account
             previous = head
         result = _assign_on_provider(deps, intent, previous, ctx, student, ctx.lesson, email)
         if result is not None:
@@ -214,7 +215,8 @@ def _assign_on_provider(
         saved = deps.store.save(assigned, account=account if is_edulastic else None)
     except VersionConflict:
         return None  # our lease ran out and another request took over: read its result
-    ctx.accounts[provider_name] = account  # type: ignore[assignment]
+    if account is not None:
+        ctx.accounts[provider_name] = account
     return _outcome(deps, saved, ctx)
 
 

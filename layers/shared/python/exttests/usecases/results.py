@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..domain.attempt import Attempt
 from ..domain.models import Credentials, Lesson, QuestionResult, ScoreStatus, ToolProvider
@@ -23,10 +23,10 @@ from ..domain.rules import (
 )
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ports import Context
-from ..providers.base import TestResults
+from ..providers.base import ResultsProvider, TestResults
 from .credentials import credentials_for
 from .deps import Deps, iso
-from .finalize import complete_enrollment, finalize, update_attempt
+from .finalize import Change, complete_enrollment, finalize, update_attempt
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ def import_for_context(deps: Deps, ctx: Context) -> Attempt:
             return complete_enrollment(deps, head, lesson, ctx.student)
         return head
     if head.tool_provider == ToolProvider.EDULASTIC.value:
-        provider = deps.providers.get(head.tool_provider)
-        results = provider.fetch_results(  # type: ignore[attr-defined]
-            assignment_id=head.assignment_id,
+        provider = cast(ResultsProvider, deps.providers.get(head.tool_provider))
+        results = provider.fetch_results(
+            assignment_id=head.assignment_id or "",
             class_id=head.class_id or "",
             test_id=head.test_id or "",
             provider_user_id=head.provider_user_id or "",
@@ -98,7 +98,7 @@ def _questions_from(results: TestResults, test_url: str | None) -> list[Question
     ]
 
 
-def _edulastic_change(deps: Deps, lesson: Lesson, results: TestResults):  # type: ignore[no-untyped-def]
+def _edulastic_change(deps: Deps, lesson: Lesson, results: TestResults) -> Change:
     def change(attempt: Attempt) -> Attempt | None:
         if attempt.is_final:
             return None
@@ -138,7 +138,7 @@ def _same_results(before: Attempt, after: Attempt) -> bool:
     return all(getattr(before, name) == getattr(after, name) for name in fields)
 
 
-def _writeback_change(deps: Deps, lesson: Lesson):  # type: ignore[no-untyped-def]
+def _writeback_change(deps: Deps, lesson: Lesson) -> Change:
     def change(attempt: Attempt) -> Attempt | None:
         if attempt.is_final or attempt.writeback is None:
             return None
