@@ -14,31 +14,10 @@ from typing import Any
 import requests
 
 from tests.conftest import AWS_ENV, Service, service_env
-from tests.support import DEMO_ROSTER, EDU_USER, MT_USER, ROOT
+from tests.support import DEMO_ROSTER, ROOT
 
 EDU_LESSON = "lesson-edu-testout-math-g5"
 MT_LESSON = "lesson-mt-testout-math-g5"
-
-
-def start_simulators() -> tuple[Any, Any]:
-    from local.simulators.edulastic import create_edulastic_simulator
-    from local.simulators.mastery_track import create_mastery_track_simulator
-
-    edulastic = create_edulastic_simulator(
-        username=EDU_USER["username"],
-        password=EDU_USER["password"],
-        class_id=EDU_USER["class_id"],
-        class_code=EDU_USER["class_code"],
-    ).start()
-    mastery_track = create_mastery_track_simulator(
-        api_key=MT_USER["api_key"],
-        api_email=MT_USER["api_email"],
-        writeback_base_url=None,
-        token_url=None,
-        client_id=None,
-        client_secret=None,
-    ).start()
-    return edulastic, mastery_track
 
 
 def student_id(i: int) -> str:

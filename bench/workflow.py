@@ -10,14 +10,12 @@ a naive fixed 30-second poll.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
-import boto3
-
 from bench import scenarios as sc
 from bench.harness import EDU_LESSON, MT_LESSON, service, student_id
+from tests.support import execution_history, states_entered, wait_for_end, wait_until
 
 DEFAULT_WAITS = [60, 120, 300, 600, 1800, 3600]
 LAMBDA_EVENTS = ("TaskScheduled", "LambdaFunctionScheduled")
@@ -30,44 +28,8 @@ def _arn(svc: Any, student: str, lesson: str) -> str:
     return f"{prefix}:{execution_name(svc.head(student, lesson))}"
 
 
-def _history(arn: str) -> list[dict[str, Any]]:
-    client = boto3.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = client.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def _states(arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in _history(arn) if "stateEnteredEventDetails" in e]
-
-
-def _wait(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("the workflow did not get there in time")
-
-
-def _finished(arn: str) -> str:
-    client = boto3.client("stepfunctions")
-
-    def status() -> str | None:
-        value = str(client.describe_execution(executionArn=arn)["status"])
-        return None if value == "RUNNING" else value
-
-    return str(_wait(status))
-
-
 def counts(arn: str) -> dict[str, Any]:
-    events = _history(arn)
+    events = execution_history(arn)
     states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
     return {
         "state_transitions": len(states),
@@ -99,7 +61,7 @@ def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
         head = svc.wait_for_callback(student, MT_LESSON)
         arn = _arn(svc, student, MT_LESSON)
         assert svc.write_back(head.sourced_id, sc.writeback_body())[0] == 200
-        assert _finished(arn) == "SUCCEEDED"
+        assert wait_for_end(arn) == "SUCCEEDED"
         result["mastery_track"] = {"measured": True, **counts(arn)}
 
     # Polling: 1-second waits; run A finishes before the first poll, run B after two polls.
@@ -113,9 +75,9 @@ def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
             assert svc.assign(student, EDU_LESSON)[0] == 200
             arn = _arn(svc, student, EDU_LESSON)
             if after_polls:
-                _wait(lambda arn=arn, n=after_polls: _states(arn).count("Poll") >= n)
+                wait_until(lambda arn=arn, n=after_polls: states_entered(arn).count("Poll") >= n)
             sc.finish_edulastic(svc, student, sc.email(int(student.rsplit("-", 1)[1])), EDU_LESSON, 4)
-            assert _finished(arn) == "SUCCEEDED"
+            assert wait_for_end(arn) == "SUCCEEDED"
             runs[key] = {"measured": True, **counts(arn)}
         result.update(runs)
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import requests
 
-from tests.support import DEMO_ROSTER, EDU_USER, MT_USER, ROOT, http_event
+from tests.support import DEMO_ROSTER, EDU_USER, MT_USER, ROOT, http_event, start_simulators
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -26,23 +26,7 @@ AWS_ENV = {
 
 @pytest.fixture(scope="session")
 def simulators() -> Iterator[tuple[Any, Any]]:
-    from local.simulators.edulastic import create_edulastic_simulator
-    from local.simulators.mastery_track import create_mastery_track_simulator
-
-    edulastic = create_edulastic_simulator(
-        username=EDU_USER["username"],
-        password=EDU_USER["password"],
-        class_id=EDU_USER["class_id"],
-        class_code=EDU_USER["class_code"],
-    ).start()
-    mastery_track = create_mastery_track_simulator(
-        api_key=MT_USER["api_key"],
-        api_email=MT_USER["api_email"],
-        writeback_base_url=None,
-        token_url=None,
-        client_id=None,
-        client_secret=None,
-    ).start()
+    edulastic, mastery_track = start_simulators()
     yield edulastic, mastery_track
     edulastic.stop()
     mastery_track.stop()

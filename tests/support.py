@@ -98,3 +98,79 @@ def response_validator(path: str, method: str, status: int = 200) -> Any:
 def assert_valid(path: str, method: str, status: int, body: Any) -> None:
     errors = sorted(response_validator(path, method, status).iter_errors(body), key=str)
     assert not errors, [e.message for e in errors]
+
+
+def start_simulators() -> tuple[Any, Any]:
+    """Both provider simulators on free ports, with the test credentials (no write-back target:
+    tests call the write-back handler themselves)."""
+    from local.simulators.edulastic import create_edulastic_simulator
+    from local.simulators.mastery_track import create_mastery_track_simulator
+
+    edulastic = create_edulastic_simulator(
+        username=EDU_USER["username"],
+        password=EDU_USER["password"],
+        class_id=EDU_USER["class_id"],
+        class_code=EDU_USER["class_code"],
+    ).start()
+    mastery_track = create_mastery_track_simulator(
+        api_key=MT_USER["api_key"],
+        api_email=MT_USER["api_email"],
+        writeback_base_url=None,
+        token_url=None,
+        client_id=None,
+        client_secret=None,
+    ).start()
+    return edulastic, mastery_track
+
+
+# --- the state machine on moto ------------------------------------------------------------------
+
+
+def wait_until(predicate: Any, timeout: float = 15.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def execution_history(arn: str) -> list[dict[str, Any]]:
+    import boto3
+
+    client = boto3.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def states_entered(arn: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in execution_history(arn)
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def wait_for_end(arn: str, timeout: float = 30.0) -> str:
+    """The execution's final status (waits while it is RUNNING)."""
+    import boto3
+
+    client = boto3.client("stepfunctions")
+
+    def ended() -> str | None:
+        status = str(client.describe_execution(executionArn=arn)["status"])
+        return None if status == "RUNNING" else status
+
+    try:
+        return str(wait_until(ended, timeout))
+    except AssertionError as error:
+        raise AssertionError(f"execution still running after {timeout}s: {states_entered(arn)}") from error

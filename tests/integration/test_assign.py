@@ -285,3 +285,29 @@ def test_aws_throttling_is_503_not_500(service: Any, monkeypatch: pytest.MonkeyP
     status, body, headers = service.http("assign", "POST", PATH, body={"student": ADA, "lesson": EDU_LESSON})
     assert status == 503 and headers["Retry-After"] == "1"
     assert body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"] == "server_busy"
+
+
+def test_credentials_survive_a_create_whose_answer_was_lost(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create went through but its answer (and the lookup after it) failed: the retry finds
+    the student, and must still know the service created it with the stored password."""
+    from exttests.errors import ProviderUnavailable
+    from exttests.providers.edulastic import EdulasticProvider
+
+    original = EdulasticProvider._create_student
+
+    def created_then_lost(self: EdulasticProvider, request: Any) -> Any:
+        original(self, request)
+        raise ProviderUnavailable("edulastic", "read timeout; the lookup after it failed too")
+
+    monkeypatch.setattr(EdulasticProvider, "_create_student", created_then_lost)
+    assert service.assign(ADA, EDU_LESSON)[0] == 502
+    monkeypatch.setattr(EdulasticProvider, "_create_student", original)
+
+    status, body = service.assign(ADA, EDU_LESSON)
+
+    assert status == 200, body
+    users = {u["email"]: u for u in service.edulastic.state["users"]}
+    assert body["credentials"]["password"] == users[ADA_EMAIL]["password"]
+    assert service.edulastic.state["calls"]["POST /enrollment/user"] == 1  # not created twice

@@ -3,7 +3,6 @@ its Lambda tasks dispatched in-process to the real handlers."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
@@ -20,6 +19,7 @@ from tests.integration.test_results import (
     enrollments,
     writeback_body,
 )
+from tests.support import execution_history, states_entered, wait_for_end, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -40,35 +40,6 @@ def execution_arn(service: Any, student: str, lesson: str) -> str:
     head = service.head(student, lesson)
     prefix = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
     return f"{prefix}:{execution_name(head)}"
-
-
-def wait_for_end(arn: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = str(sfn().describe_execution(executionArn=arn)["status"])
-        if status != "RUNNING":
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"execution still running after {timeout}s: {states_entered(arn)}")
-
-
-def history(arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = sfn().get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    return events
-
-
-def states_entered(arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in history(arn) if "stateEnteredEventDetails" in e]
-
-
-def wait_until(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def finish_edulastic(service: Any, questions: list[dict[str, Any]] = ALL_CORRECT) -> None:
@@ -103,12 +74,14 @@ def test_provider_errors_are_retried_then_succeed(service: Any, monkeypatch: pyt
     arn = execution_arn(service, ADA, EDU_TESTOUT)
     service.edulastic_control("faults", {"outage": True})
     finish_edulastic(service)  # control routes are never faulted
-    wait_until(lambda: any(e["type"] == "TaskFailed" for e in history(arn)))
+    wait_until(lambda: any(e["type"] == "TaskFailed" for e in execution_history(arn)))
     service.edulastic_control("faults", {})
 
     assert wait_for_end(arn) == "SUCCEEDED"
 
-    failures = [e["taskFailedEventDetails"]["error"] for e in history(arn) if e["type"] == "TaskFailed"]
+    failures = [
+        e["taskFailedEventDetails"]["error"] for e in execution_history(arn) if e["type"] == "TaskFailed"
+    ]
     assert failures and set(failures) == {"ProviderUnavailable"}
     assert "RecordFailure" not in states_entered(arn)
     assert service.head(ADA, EDU_TESTOUT).enrollment == EnrollmentStatus.ENROLLED
@@ -138,7 +111,7 @@ def test_writeback_completes_the_callback_at_once(service: Any) -> None:
     assert wait_for_end(arn, timeout=10) == "SUCCEEDED"
     states = states_entered(arn)
     assert states == ["Route", "AwaitWriteBack", "Poll", "Decide", "Enroll", "Finalized"]
-    transitions = len([e for e in history(arn) if e["type"].endswith("StateEntered")])
+    transitions = len([e for e in execution_history(arn) if e["type"].endswith("StateEntered")])
     assert transitions <= 12
     assert enrollments(service, ADA) == ["course-math-g6"]
 

@@ -58,6 +58,8 @@ class ProviderError(ServiceError):
         # Set when the failing call had already created the student on the provider (with the
         # password the service generated), so the service still knows it can hand it out.
         self.created_user_id: str | None = None
+        # Set when the failing call tried to create the student (nobody had that email before).
+        self.creation_attempted = False
 
 
 class ProviderRejected(ProviderError):

@@ -170,16 +170,26 @@ class EdulasticProvider:
     def assign(self, request: AssignRequest) -> Assignment:
         if not request.test_id:
             raise ProviderRejected(NAME, "the resource has no Edulastic test id (vendorId)")
-        if request.known_user_id:
-            user_id, created = request.known_user_id, False
-        else:
-            # Look up first, as the provider contract says: a student who already exists must
-            # not be handed a password the service never set.
-            user_id, created = self._ensure_student(request)
+        creating, user_id = False, None
         try:
+            if request.known_user_id:
+                user_id, created = request.known_user_id, False
+            else:
+                # Look up first, as the provider contract says: a student who already exists
+                # must not be handed a password the service never set.
+                user = self._find_student(request.student_email)
+                if user is not None:
+                    self._ensure_enrolled(user)
+                    user_id, created = _user_id(user), False
+                else:
+                    creating = True
+                    user_id, created = self._create_student(request)
             found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
         except ProviderError as error:
-            if created:
+            # The lookup found nobody, so if the student exists from now on, it is with the
+            # password this call sent: the caller keeps that fact for its retry.
+            error.creation_attempted = creating
+            if creating:
                 error.created_user_id = user_id
             raise
         class_id = self.config.class_id
@@ -193,13 +203,6 @@ class EdulasticProvider:
             reused=reused,
             expires_at=found.expires_at,
         )
-
-    def _ensure_student(self, request: AssignRequest) -> tuple[str, bool]:
-        user = self._find_student(request.student_email)
-        if user is not None:
-            self._ensure_enrolled(user)
-            return _user_id(user), False
-        return self._create_student(request)
 
     def _find_student(self, email: str) -> dict[str, Any] | None:
         response = self._call("POST", "/search/users/by-emails", json={"emails": [email]})

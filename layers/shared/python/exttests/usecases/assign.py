@@ -227,10 +227,11 @@ def _after_provider_error(
     previous: Attempt | None,
     account: ProviderAccount | None,
 ) -> None:
-    if error.created_user_id and account is not None:
-        # The student now exists on the provider with our password: remember it, or a retry
+    if (error.created_user_id or error.creation_attempted) and account is not None:
+        # The student may now exist on the provider with our password: remember it, or a retry
         # would take them for a student who existed before and withhold the credentials.
-        known = account.evolve({"provider_user_id": error.created_user_id, "created_by_service": True})
+        user_id = error.created_user_id or account.provider_user_id
+        known = account.evolve({"provider_user_id": user_id, "created_by_service": True})
         deps.store.save_account(intent.student_id, known)
     if isinstance(error, ProviderRejected | CircuitOpen):
         # Certainly not assigned: the attempt is undone, as if the request never came.
