@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from ..errors import BadRequest, ServiceError
 from ..observability import logger
 from .errors import error_parts, ims_body
-from .schemas import MAX_ID_LENGTH
+from .schemas import ID_PATTERN, MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -29,7 +29,7 @@ QueryId = Annotated[
     Query(
         min_length=1,
         max_length=MAX_ID_LENGTH,
-        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+        pattern=ID_PATTERN,
     ),
 ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
@@ -10,6 +10,10 @@ from ..domain.attempt import Attempt
 from ..domain.models import Credentials, Lesson
 
 MAX_ID_LENGTH = 255
+# Not blank and no control characters (documented in the OpenAPI schema; check_id also refuses
+# ids made of other Unicode white space only).
+ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 
 
 def check_id(value: str, name: str) -> str:
@@ -26,10 +30,10 @@ def check_id(value: str, name: str) -> str:
 class AssignBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    student: StrictStr
-    lesson: StrictStr
+    student: Id
+    lesson: Id
     applicationName: StrictStr | None = None  # noqa: N815 - wire name
-    testId: StrictStr | None = None  # noqa: N815
+    testId: Id | None = None  # noqa: N815
     skipCourseEnrollment: StrictBool | None = None  # noqa: N815
 
     @field_validator("student", "lesson")
