@@ -132,6 +132,7 @@ class Settings:
             edulastic_sim_port=_port(env.get("EDULASTIC_SIM_PORT"), 0),
             mastery_track_sim_port=_port(env.get("MASTERY_TRACK_SIM_PORT"), 0),
             log_level=env.get("LOG_LEVEL") or "INFO",
+            token_ttl=int(env.get("LOCAL_TOKEN_TTL") or 3600),
         )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -13,6 +15,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.e2e.conftest import WRITEBACK_PATH, running_stack, write_roster
 from tests.support import assert_valid
 
 pytestmark = pytest.mark.e2e
@@ -335,13 +338,32 @@ def test_token_without_the_routes_scope_is_403_and_writes_nothing(
     assert_nothing_was_written(stack, world, before)
 
 
-def test_expired_token_is_401() -> None:
-    pytest.skip(
-        "an expired token cannot be obtained over HTTP: `python -m local.stack` has no setting for the "
-        "token lifetime (Settings.token_ttl is fixed at 3600 s, not read from the environment) and its "
-        "Issuer and signing key live inside the subprocess; expiry is covered in-process by "
-        "tests/integration/test_local_auth.py::test_expired_token_is_unauthorized"
-    )
+def test_expired_token_is_401_on_every_route(tmp_path: Path) -> None:
+    # A stack of its own whose tokens live one second (LOCAL_TOKEN_TTL).
+    with running_stack(write_roster(tmp_path), {"LOCAL_TOKEN_TTL": "1"}) as short:
+        token = short.token()
+        time.sleep(2.1)
+        for method, path in [
+            ("POST", ASSIGN),
+            ("GET", IMPORT),
+            ("GET", PROGRESS),
+            ("PUT", WRITEBACK_PATH.format("ear-x")),
+            ("GET", WRITEBACK_PATH.format("ear-x")),
+        ]:
+            answer = short.request(
+                method,
+                path,
+                headers={"Authorization": f"Bearer {token}"},
+                params={"student": "student-ada", "lesson": MT_TESTOUT},
+                json={"student": "student-ada", "lesson": MT_TESTOUT} if method in ("POST", "PUT") else None,
+            )
+            assert answer.status_code == 401, (path, answer.text)
+            body = answer.json()
+            assert (
+                body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+                == "unauthorisedrequest"
+            )
+            assert body["message"] == body["imsx_description"]
 
 
 def test_each_scope_opens_exactly_its_own_routes(stack: Any, student: Any) -> None:
