@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from ..errors import BadRequest, ServiceError
 from ..observability import logger
-from .errors import error_parts, ims_body
+from .errors import error_parts, ims_body, ims_response
 from .schemas import ID_PATTERN, MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 64 * 1024
@@ -148,8 +148,4 @@ def run(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dic
         return result
     except ServiceError as error:
         status, description, details, headers = error_parts(error)
-        return {
-            "statusCode": status,
-            "headers": {"Content-Type": "application/json", **headers},
-            "body": json.dumps(ims_body(status, description, details)),
-        }
+        return ims_response(status, description, details, headers)

@@ -121,7 +121,7 @@ def sweep(deps: Deps, limit: int = 100) -> SweepReport:
     each restart is a conditional write, and only its winner starts an execution."""
     now = deps.clock.now()
     report = SweepReport()
-    for student, lesson, _ in deps.store.due_attempts(now, limit):
+    for student, lesson in deps.store.due_attempts(now, limit):
         report.examined += 1
         try:
             _sweep_one(deps, student, lesson, now, report)

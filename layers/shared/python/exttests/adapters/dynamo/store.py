@@ -116,7 +116,7 @@ class DynamoStore:
         ).get("Item")
         return item
 
-    def get_head(self, student_id: str, lesson_id: str, *, consistent: bool = True) -> Attempt | None:
+    def get_head(self, student_id: str, lesson_id: str) -> Attempt | None:
         return _attempt(self._get(keys.attempt_head(student_id, lesson_id)))
 
     def get_attempt(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
@@ -157,7 +157,7 @@ class DynamoStore:
         attempt = attempt or self.get_attempt(alias["student"], alias["lesson"], number)
         return (ctx, attempt) if attempt is not None else None
 
-    def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str, int]]:
+    def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
         answer = self.client.query(
             TableName=self.table,
@@ -170,7 +170,7 @@ class DynamoStore:
         found = []
         for item in answer.get("Items", []):
             student, lesson = parse_results_pk(item[PK]["S"])
-            found.append((student, lesson, 0))
+            found.append((student, lesson))
         return found
 
     # --- writes --------------------------------------------------------------------------
