@@ -1,4 +1,5 @@
-"""Errors the use cases raise. The HTTP layer maps each class to one status and IMS minor code.
+"""Errors the use cases raise. The HTTP layer maps each class to one status (and the IMS minor
+code that goes with the status); the state machine's Retry and Catch match on the class names.
 
 Kept free of HTTP so the workflow tasks and the sweeper can raise and catch the same errors.
 """
@@ -10,7 +11,8 @@ class ServiceError(Exception):
     """Base of every error the service answers on purpose (never a 500)."""
 
     status = 500
-    minor = "internal_server_error"
+    # Seconds a client should wait before retrying; sent as Retry-After when set.
+    retry_after: int | None = None
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -18,26 +20,34 @@ class ServiceError(Exception):
         self.field = field
 
 
+class ConfigError(Exception):
+    """A setting is missing or malformed: the function (or `make run`) must not start."""
+
+
 class BadRequest(ServiceError):
     status = 400
-    minor = "invaliddata"
 
 
 class NotFound(ServiceError):
     status = 404
-    minor = "unknownobject"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
 
 
 class Unprocessable(ServiceError):
     status = 422
-    minor = "invaliddata"
 
 
 class Busy(ServiceError):
     """The request collides with work in progress on the same attempt; the client should retry."""
 
     status = 429
-    minor = "server_busy"
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
@@ -48,7 +58,20 @@ class ConflictRetryExhausted(Busy):
     """Optimistic locking lost too many times in a row."""
 
 
-# --- providers -------------------------------------------------------------------------
+class DeadlineExceeded(ServiceError):
+    """The invocation's time budget ran out before the work could finish (503 + Retry-After).
+
+    Raised before Lambda's or API Gateway's own limit hits, with whatever was recorded left in
+    a state that the next request, the workflow's retry or the sweeper resumes."""
+
+    status = 503
+
+    def __init__(self, message: str = "the request ran out of time, retry", retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --- providers and the platform -------------------------------------------------------------
 
 
 class ProviderError(ServiceError):
@@ -66,7 +89,6 @@ class ProviderRejected(ProviderError):
     """The provider answered 4xx: the request itself is wrong for it (422 naming the provider)."""
 
     status = 422
-    minor = "invaliddata"
 
     def __init__(self, provider: str, reason: str, provider_status: int | None = None) -> None:
         super().__init__(provider, f"{provider} rejected the request: {reason}")
@@ -75,21 +97,31 @@ class ProviderRejected(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    """5xx, timeouts or connection errors after retries (502). Retryable."""
+    """5xx, timeouts or connection errors after retries (502). Retryable; the outcome of a
+    create that was sent is unknown."""
 
     status = 502
-    minor = "internal_server_error"
 
     def __init__(self, provider: str, reason: str) -> None:
         super().__init__(provider, f"{provider} is unavailable: {reason}")
         self.reason = reason
 
 
+class ProviderDeadlineExceeded(ProviderUnavailable):
+    """A provider call was cut short, or not made, because the invocation's time budget ran out
+    (503 + Retry-After). Like ProviderUnavailable, a create that was sent has an unknown outcome."""
+
+    status = 503
+
+    def __init__(self, provider: str, retry_after: int = 1) -> None:
+        super().__init__(provider, "the request ran out of time")
+        self.retry_after = retry_after
+
+
 class CircuitOpen(ProviderUnavailable):
     """The provider's circuit breaker is open: fail fast (503 + Retry-After). Retryable."""
 
     status = 503
-    minor = "server_busy"
 
     def __init__(self, provider: str, retry_after: int) -> None:
         super().__init__(provider, f"circuit open, retry after {retry_after}s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import Busy, CircuitOpen, ServiceError
+from ..errors import ServiceError
 
 _MINOR_BY_STATUS = {
     400: "invaliddata",
@@ -63,6 +63,6 @@ def ims_response(
 def error_parts(error: ServiceError) -> tuple[int, str, list[dict[str, str]], dict[str, str]]:
     details = [{"field": error.field, "message": error.message}] if error.field else []
     headers: dict[str, str] = {}
-    if isinstance(error, CircuitOpen | Busy):
+    if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(error.retry_after)))
     return error.status, error.message, details, headers
