@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exttests import wiring
-from exttests.api.http import create_resolver, json_response, logger, run
+from exttests.api.http import create_resolver, http_handler, json_response
 from exttests.api.schemas import AssignBody, AssignResponse, assign_response
 from exttests.usecases.assign import AssignCommand, assign
 
@@ -25,18 +25,14 @@ app = create_resolver()
     },
 )
 def make_external_test_assignment(body: AssignBody) -> Any:
-    outcome = assign(
-        wiring.deps(),
-        AssignCommand(
-            student_id=body.student,
-            lesson_id=body.lesson,
-            test_id=body.testId,
-            skip_course_enrollment=bool(body.skipCourseEnrollment),
-        ),
+    command = AssignCommand(
+        student_id=body.student,
+        lesson_id=body.lesson,
+        test_id=body.test_id,
+        skip_course_enrollment=bool(body.skip_course_enrollment),
     )
+    outcome = assign(wiring.deps(), command)
     return json_response(200, assign_response(outcome.attempt, outcome.credentials))
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(app, event, context)
+handler = http_handler(app)

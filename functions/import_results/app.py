@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import QueryId, create_resolver, json_response, logger, run
+from exttests.api.http import QueryId, create_resolver, http_handler, json_response
 from exttests.api.schemas import ImportResponse, import_response
 from exttests.usecases.results import import_results
 
@@ -29,12 +29,10 @@ app = create_resolver()
 def import_external_test_assignment_results(
     student: QueryId,
     lesson: QueryId,
-    applicationName: Annotated[str | None, Query()] = None,  # noqa: N803
+    applicationName: Annotated[str | None, Query()] = None,  # noqa: N803 - PowerPath's parameter name
 ) -> Any:
     outcome = import_results(wiring.deps(), student, lesson)
     return json_response(200, import_response(outcome.attempt, outcome.lesson, outcome.credentials))
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(app, event, context)
+handler = http_handler(app)

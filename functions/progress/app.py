@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import QueryId, create_resolver, json_response, logger, run
+from exttests.api.http import QueryId, create_resolver, http_handler, json_response
 from exttests.api.schemas import ProgressResponse, progress_response
 from exttests.usecases.progress import get_progress
 
@@ -31,10 +31,13 @@ def get_assessment_progress(
     lesson: QueryId,
     attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None,
 ) -> Any:
-    outcome = get_progress(wiring.deps(), student, lesson, int(attempt) if attempt else None)
-    return json_response(200, progress_response(outcome.lesson, outcome.attempt, outcome.attempt_number))
+    found = get_progress(wiring.deps(), student, lesson, int(attempt) if attempt else None)
+    return json_response(
+        200,
+        progress_response(
+            found.lesson, found.lesson_type, found.tool_provider, found.attempt, found.attempt_number
+        ),
+    )
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(app, event, context)
+handler = http_handler(app)

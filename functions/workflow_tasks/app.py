@@ -10,7 +10,7 @@ from typing import Any
 
 from exttests import wiring
 from exttests.errors import BadRequest
-from exttests.observability import logger
+from exttests.invocation import task_handler
 from exttests.usecases import workflow_tasks as tasks
 
 
@@ -21,12 +21,10 @@ def _key(event: dict[str, Any]) -> tuple[str, str, int]:
         raise BadRequest(f"workflow task input is missing {error}") from error
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def run_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = wiring.deps()
     task = event.get("task")
     student, lesson, attempt = _key(event)
-    logger.append_keys(task=task, attempt=attempt)
     if task == "poll":
         waits = [int(w) for w in event.get("waits") or []]
         return tasks.poll(deps, student, lesson, attempt, int(event.get("step") or 0), waits)
@@ -37,3 +35,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if task == "record_failure":
         return tasks.record_failure(deps, student, lesson, attempt, event.get("error"))
     raise BadRequest(f"unknown workflow task '{task}'")
+
+
+handler = task_handler(run_task)

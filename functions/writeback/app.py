@@ -6,40 +6,36 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import AfterValidator, BeforeValidator
 
 from exttests import wiring
-from exttests.api.http import create_resolver, json_response, logger, run
-from exttests.api.oneroster import WriteBackBody, assessment_result
+from exttests.api.http import create_resolver, http_handler, json_response
+from exttests.api.oneroster import AssessmentResultEnvelope, WriteBackBody, assessment_result
 from exttests.api.schemas import MAX_ID_LENGTH, check_id
-from exttests.errors import BadRequest
 from exttests.usecases.results import get_assessment_result, write_back
 
 app = create_resolver()
 
 ROUTE = "/ims/oneroster/gradebook/v1p2/assessmentResults/<sourcedId>"
-SourcedId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def _percent_decoded(raw: str) -> str:
+    # The resolver matches the raw path; API Gateway's pathParameters would be decoded.
+    return unquote(raw, errors="strict")
+
+
+SourcedId = Annotated[
+    str,
+    BeforeValidator(_percent_decoded),
+    AfterValidator(lambda value: check_id(value, "sourcedId")),
+    Path(min_length=1, max_length=MAX_ID_LENGTH),
+]
 RECORD_RESPONSE: dict[int, Any] = {
     200: {
         "description": "The stored OneRoster 1.2 AssessmentResult",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["assessmentResult"],
-                    "properties": {"assessmentResult": {"type": "object"}},
-                }
-            }
-        },
+        "content": {"application/json": {"model": AssessmentResultEnvelope}},
     }
 }
-
-
-def sourced_id(raw: str) -> str:
-    """The path segment as API Gateway's pathParameters would give it: percent-decoded."""
-    try:
-        return check_id(unquote(raw, errors="strict"), "sourcedId")
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadRequest(f"sourcedId is not a valid id: {error}", field="sourcedId") from error
 
 
 @app.put(
@@ -49,9 +45,8 @@ def sourced_id(raw: str) -> str:
     tags=["OneRoster gradebook"],
     responses=RECORD_RESPONSE,
 )
-def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803
-    record = body.assessmentResult.model_dump(exclude_none=True)
-    outcome = write_back(wiring.deps(), sourced_id(sourcedId), record)
+def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803 - OneRoster's name
+    outcome = write_back(wiring.deps(), sourcedId, body.assessment_result.model_dump(mode="json"))
     return json_response(200, assessment_result(outcome.attempt))
 
 
@@ -63,9 +58,7 @@ def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # 
     responses=RECORD_RESPONSE,
 )
 def get_assessment_result_route(sourcedId: SourcedId) -> Any:  # noqa: N803
-    return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourced_id(sourcedId))))
+    return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourcedId)))
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(app, event, context)
+handler = http_handler(app)

@@ -1,139 +1,161 @@
-"""Builds the real dependencies from the environment, once per Lambda container.
+"""Builds the real dependencies from the configuration, once per Lambda container.
 
-Provider settings come from Secrets Manager (EDULASTIC_SECRET_ID / MASTERY_TRACK_SECRET_ID,
-JSON objects) when set, else from plain environment variables (the local stack). Environment
-values win over the secret's, so an operator can point one setting elsewhere.
+`settings()` reads and validates the environment at a function's cold start (handlers call it
+at import); `deps()` builds the adapters on first use. Provider adapters are built even later,
+on a request's first call to that provider, so a handler that never calls one reads no secret.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import log_redaction
 from .adapters.dynamo.store import DynamoStore
+from .adapters.emf_metrics import EmfMetrics
 from .adapters.kms_cipher import KmsCipher
 from .adapters.step_functions import StepFunctionsWorkflow
-from .config import Settings
-from .errors import Unprocessable
-from .providers.base import TestProvider
+from .config import Connection, Settings
+from .domain.models import ToolProvider
+from .errors import ConfigError, ProviderUnavailable
+from .providers.base import ProviderTraits, TestProvider
 from .usecases.deps import Deps
 
 _lock = threading.Lock()
+_settings: Settings | None = None
 _deps: Deps | None = None
 
 
-def _secret(env_name: str) -> dict[str, Any]:
-    secret_id = os.environ.get(env_name)
-    if not secret_id:
-        return {}
+def read_secret(secret_id: str) -> Mapping[str, Any]:
     from aws_lambda_powertools.utilities import parameters  # only where a secret is configured
 
     value = parameters.get_secret(secret_id, transform="json", max_age=300)
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"the secret {secret_id!r} must hold a JSON object")
+    return value
 
 
-def http_settings() -> Any:
-    """Timeouts, retries and the circuit breaker, tunable per deployment (and by tests)."""
-    from .providers.http import HttpSettings
+def _edulastic(settings: Settings, values: Mapping[str, str]) -> TestProvider:
+    from .providers.edulastic import EdulasticConfig, EdulasticProvider
 
-    names = {
-        "connect_timeout": "PROVIDER_CONNECT_TIMEOUT",
-        "read_timeout": "PROVIDER_READ_TIMEOUT",
-        "max_attempts": "PROVIDER_MAX_ATTEMPTS",
-        "backoff_base": "PROVIDER_BACKOFF_BASE",
-        "backoff_cap": "PROVIDER_BACKOFF_CAP",
-        "retry_after_cap": "PROVIDER_RETRY_AFTER_CAP",
-        "breaker_failure_threshold": "PROVIDER_BREAKER_THRESHOLD",
-        "breaker_cooldown": "PROVIDER_BREAKER_COOLDOWN",
-    }
-    overrides: dict[str, Any] = {}
-    for field_name, env in names.items():
-        raw = os.environ.get(env)
-        if raw:
-            number = float(raw)
-            overrides[field_name] = (
-                int(number) if field_name in ("max_attempts", "breaker_failure_threshold") else number
-            )
-    return HttpSettings(**overrides)
+    institutions = values.get("institution_ids", "")
+    return EdulasticProvider(
+        EdulasticConfig(
+            base_url=values["base_url"],
+            app_url=values["app_url"],
+            username=values["username"],
+            password=values["password"],
+            class_id=values["class_id"],
+            class_code=values["class_code"],
+            district_id=values["district_id"],
+            institution_ids=tuple(i.strip() for i in institutions.split(",") if i.strip()),
+            http=settings.http,
+        )
+    )
 
 
-def _setting(secret: dict[str, Any], env: str, key: str, default: str = "") -> str:
-    return os.environ.get(env) or str(secret.get(key) or default)
+def _mastery_track(settings: Settings, values: Mapping[str, str]) -> TestProvider:
+    from .providers.mastery_track import MasteryTrackConfig, MasteryTrackProvider
+
+    return MasteryTrackProvider(
+        MasteryTrackConfig(
+            base_url=values["base_url"], api_key=values["api_key"], email=values["email"], http=settings.http
+        )
+    )
+
+
+def _traits(provider: ToolProvider) -> ProviderTraits:
+    # The adapters' own class attributes: importing the module is cheap next to building one.
+    if provider is ToolProvider.EDULASTIC:
+        from .providers.edulastic import EdulasticProvider
+
+        return EdulasticProvider.traits
+    from .providers.mastery_track import MasteryTrackProvider
+
+    return MasteryTrackProvider.traits
+
+
+_BUILDERS: dict[ToolProvider, Callable[[Settings, Mapping[str, str]], TestProvider]] = {
+    ToolProvider.EDULASTIC: _edulastic,
+    ToolProvider.MASTERY_TRACK: _mastery_track,
+}
 
 
 class ProviderRegistry:
-    """Adapters are built on first use: a handler that never calls a provider never reads a secret."""
+    """The Providers port: one adapter per provider, built on first use."""
 
-    def __init__(self) -> None:
-        self._providers: dict[str, TestProvider] = {}
+    def __init__(self, settings: Settings, read: Callable[[str], Mapping[str, Any]] = read_secret) -> None:
+        self._settings = settings
+        self._read = read
+        self._providers: dict[ToolProvider, TestProvider] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> TestProvider:
+    def traits(self, provider: ToolProvider) -> ProviderTraits:
+        return _traits(provider)
+
+    def get(self, provider: ToolProvider) -> TestProvider:
         with self._lock:
-            if name not in self._providers:
-                self._providers[name] = self._build(name)
-            return self._providers[name]
+            if provider not in self._providers:
+                self._providers[provider] = self._build(provider)
+            return self._providers[provider]
 
-    def _build(self, name: str) -> TestProvider:
-        if name == "edulastic":
-            from .providers.edulastic import EdulasticConfig, EdulasticProvider
-
-            secret = _secret("EDULASTIC_SECRET_ID")
-            institutions = _setting(secret, "EDULASTIC_INSTITUTION_IDS", "institution_ids")
-            return EdulasticProvider(
-                EdulasticConfig(
-                    base_url=_setting(
-                        secret, "EDULASTIC_BASE_URL", "base_url", "https://app.edulastic.com/api"
-                    ),
-                    app_url=_setting(secret, "EDULASTIC_APP_URL", "app_url", "https://app.edulastic.com"),
-                    username=_setting(secret, "EDULASTIC_USERNAME", "username"),
-                    password=_setting(secret, "EDULASTIC_PASSWORD", "password"),
-                    class_id=_setting(secret, "EDULASTIC_CLASS_ID", "class_id"),
-                    class_code=_setting(secret, "EDULASTIC_CLASS_CODE", "class_code"),
-                    district_id=_setting(secret, "EDULASTIC_DISTRICT_ID", "district_id"),
-                    institution_ids=tuple(i.strip() for i in institutions.split(",") if i.strip()),
-                    http=http_settings(),
-                )
-            )
-        if name == "mastery-track":
-            from .providers.mastery_track import MasteryTrackConfig, MasteryTrackProvider
-
-            secret = _secret("MASTERY_TRACK_SECRET_ID")
-            return MasteryTrackProvider(
-                MasteryTrackConfig(
-                    base_url=_setting(secret, "MASTERY_TRACK_BASE_URL", "base_url"),
-                    api_key=_setting(secret, "MASTERY_TRACK_API_KEY", "api_key"),
-                    email=_setting(secret, "MASTERY_TRACK_EMAIL", "email"),
-                    http=http_settings(),
-                )
-            )
-        raise Unprocessable(f"tool provider '{name}' is not supported")
+    def _build(self, provider: ToolProvider) -> TestProvider:
+        connection: Connection | None = (
+            self._settings.edulastic if provider is ToolProvider.EDULASTIC else self._settings.mastery_track
+        )
+        if connection is None or not connection.configured:
+            raise ProviderUnavailable(provider.value, "the service is not configured for this provider")
+        try:
+            values = connection.resolve(self._read)
+        except ConfigError as error:
+            raise ProviderUnavailable(provider.value, f"the service is misconfigured ({error})") from None
+        return _BUILDERS[provider](self._settings, values)
 
 
-def build_deps() -> Deps:
+def settings() -> Settings:
+    """The validated configuration (read once; ConfigError at a bad value)."""
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.from_env()
+        return _settings
+
+
+def build_deps(config: Settings) -> Deps:
     log_redaction.install()
-    settings = Settings.from_env()
     return Deps(
-        store=DynamoStore(os.environ["TABLE_NAME"]),
-        providers=ProviderRegistry(),
-        cipher=KmsCipher(os.environ.get("CREDENTIALS_KMS_KEY_ID", "alias/external-tests-credentials")),
-        workflow=StepFunctionsWorkflow(os.environ.get("STATE_MACHINE_ARN", ""), settings),
-        settings=settings,
+        store=DynamoStore(config.table_name),
+        providers=ProviderRegistry(config),
+        cipher=KmsCipher(config.kms_key_id),
+        workflow=StepFunctionsWorkflow(config.state_machine_arn, config),
+        metrics=EmfMetrics(),
+        settings=config,
     )
 
 
 def deps() -> Deps:
     global _deps
+    config = settings()
     with _lock:
         if _deps is None:
-            _deps = build_deps()
+            _deps = build_deps(config)
         return _deps
 
 
 def reset() -> None:
-    """Forget the cached dependencies (tests and the local stack change the environment)."""
-    global _deps
+    """Forget the cached configuration and dependencies (tests and the local stack change the
+    environment)."""
+    global _deps, _settings
     with _lock:
         _deps = None
+        _settings = None
+
+
+def check_settings() -> None:
+    """Called by every handler at import: inside a Lambda runtime (or the local stack's workers,
+    which set the same variable) a bad setting fails the cold start with its name."""
+    import os
+
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        settings()

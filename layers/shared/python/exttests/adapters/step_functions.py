@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from typing import Any
 
 import boto3
@@ -12,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from ..config import Settings
 from ..domain.attempt import Attempt
-
-log = logging.getLogger(__name__)
+from ..observability import logger
+from ..providers.base import WorkflowWait
 
 
 def execution_name(attempt: Attempt) -> str:
@@ -38,23 +37,23 @@ class StepFunctionsWorkflow:
             self._client = boto3.client("stepfunctions")
         return self._client
 
-    def execution_input(self, attempt: Attempt) -> dict[str, Any]:
+    def execution_input(self, attempt: Attempt, wait: WorkflowWait) -> dict[str, Any]:
         waits = list(self.settings.waits)
         return {
             "student": attempt.student_id,
             "lesson": attempt.lesson_id,
             "attempt": attempt.attempt,
-            "provider": attempt.tool_provider,
+            "wait": wait.value,
             "waits": waits,
             "callbackTimeoutSeconds": max(1, self.settings.callback_timeout_seconds),
             "poll": {"step": 1, "waitSeconds": waits[0] if waits else 0},
         }
 
-    def start(self, attempt: Attempt) -> str:
+    def start(self, attempt: Attempt, wait: WorkflowWait) -> str:
         name = execution_name(attempt)
         try:
             self.client.start_execution(
-                stateMachineArn=self.arn, name=name, input=json.dumps(self.execution_input(attempt))
+                stateMachineArn=self.arn, name=name, input=json.dumps(self.execution_input(attempt, wait))
             )
         except ClientError as error:
             # Same name, same input: already started. That is the point of the name.
@@ -82,7 +81,7 @@ class StepFunctionsWorkflow:
             # The task already timed out or finished, or Step Functions is unreachable: the
             # poll loop (or the sweeper) takes it from there. Waking is an optimisation; the
             # result is already stored, so the caller must not fail because of it.
-            log.warning(
+            logger.warning(
                 "could not wake the workflow", extra={"code": error.response.get("Error", {}).get("Code")}
             )
             return False

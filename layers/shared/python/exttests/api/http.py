@@ -1,4 +1,5 @@
-"""The HTTP front shared by the API handlers: one resolver factory, one error mapping.
+"""The HTTP edge shared by the API handlers: the resolver, the request guard, the error mapping
+and the handler wrapper (log keys, correlation id, time budget).
 
 Handlers only declare routes and call a use case; everything that turns a failure into the IMS
 body lives here, so every endpoint answers errors the same way.
@@ -9,36 +10,41 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
 
-from ..errors import BadRequest, ServiceError
-from ..observability import logger
+from .. import budget, wiring
+from ..errors import BadRequest, DeadlineExceeded, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from ..observability import clear_log_keys, logger
 from .errors import error_parts, ims_body, ims_response
 from .schemas import ID_PATTERN, MAX_ID_LENGTH
 
 MAX_BODY_BYTES = 64 * 1024
+# Deeper JSON is refused before parsing: no PowerPath or OneRoster body nests beyond a few levels,
+# and parsers and validators recurse on depth.
+MAX_JSON_DEPTH = 32
 
 # A sourcedId in a query string: 1–255 characters, not blank, no control characters.
-QueryId = Annotated[
-    str,
-    Query(
-        min_length=1,
-        max_length=MAX_ID_LENGTH,
-        pattern=ID_PATTERN,
-    ),
-]
+QueryId = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    status: int, body: dict[str, Any] | BaseModel, headers: dict[str, str] | None = None
+) -> Response:
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     return Response(
         status_code=status,
         content_type="application/json",
-        body=json.dumps(body),
+        body=json.dumps(payload),
         headers=headers or {},
     )
 
@@ -109,43 +115,102 @@ def _aws_unavailable(error: Exception) -> bool:
     return False
 
 
-def guard_request(event: dict[str, Any]) -> None:
-    """Checks API Gateway does not make: body size, content type, duplicate query parameters."""
+# --- the guard: what API Gateway does not check ----------------------------------------------
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """True when arrays/objects nest deeper than `limit` (strings are skipped, escapes honoured)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """application/json or any application/*+json, case-insensitively (RFC 9110 media types)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _decoded_body(event: dict[str, Any]) -> str:
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
-        raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
+        raise PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
     if event.get("isBase64Encoded") and body:
         # API Gateway base64-encodes bodies that are not text; JSON must be UTF-8 text.
         try:
-            raw = base64.b64decode(body, validate=True)
-            raw.decode("utf-8")
+            body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as error:
             raise BadRequest("request body is not UTF-8 JSON", field="body") from error
-        body = raw.decode("utf-8")
     if len(body.encode("utf-8")) > MAX_BODY_BYTES:
-        raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
+        raise PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
+    return str(body)
+
+
+def guard_request(event: dict[str, Any]) -> dict[str, Any]:
+    """Checks API Gateway does not make; returns the event as the resolver should see it
+    (a JSON body decoded, its media type normalized)."""
     raw_query = event.get("rawQueryString") or ""
     seen: set[str] = set()
     for name, _ in parse_qsl(raw_query, keep_blank_values=True):
         if name in seen:
             raise BadRequest(f"query parameter '{name}' is given more than once", field=name)
         seen.add(name)
+    body = _decoded_body(event)
     method = (event.get("requestContext", {}).get("http", {}).get("method") or "").upper()
-    if method in ("POST", "PUT") and body:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if content_type != "application/json" and not content_type.endswith("+json"):
-            raise BadRequest(
-                f"content type '{content_type}' is not supported; send application/json", field="body"
-            )
+    if method not in ("POST", "PUT", "PATCH") or not body:
+        return event
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json")
+    if not is_json_media_type(content_type):
+        media_type = content_type.split(";", 1)[0].strip()[:100]
+        raise UnsupportedMediaType(
+            f"content type '{media_type}' is not supported; send application/json", field="body"
+        )
+    if json_depth_exceeds(body, MAX_JSON_DEPTH):
+        raise BadRequest(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+    headers["content-type"] = "application/json"
+    return {**event, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-def run(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve an HTTP API event; guard failures and bugs still answer with the IMS body."""
+def _run(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        guard_request(event)
-        result: dict[str, Any] = app.resolve(event, context)
+        result: dict[str, Any] = app.resolve(guard_request(event), context)
         return result
-    except ServiceError as error:
+    except ServiceError as error:  # the guard's refusals (the resolver maps its own)
         status, description, details, headers = error_parts(error)
         return ims_response(status, description, details, headers)
+
+
+def http_handler(app: APIGatewayHttpResolver) -> Handler:
+    """The Lambda entry point of an HTTP function: validated settings at cold start, the request
+    id as correlation id, a fresh set of log keys and the time budget of the invocation."""
+    wiring.check_settings()
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        clear_log_keys()
+        try:
+            with budget.budget(budget.seconds_from_context(context)):
+                return _run(app, event, context)
+        except DeadlineExceeded as error:  # spent before the resolver could map it
+            status, description, details, headers = error_parts(error)
+            return ims_response(status, description, details, headers)
+
+    return handler

@@ -1,13 +1,14 @@
-"""Request and response shapes of the HTTP API (PowerPath wire format)."""
+"""Request and response shapes of the PowerPath routes (the wire format), and their builders."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_serializer
+from pydantic.alias_generators import to_camel
 
 from ..domain.attempt import Attempt
-from ..domain.models import Credentials, Lesson
+from ..domain.models import Credentials, Difficulty, Lesson, LessonType, ToolProvider
 
 MAX_ID_LENGTH = 255
 # Not blank and no control characters (documented in the OpenAPI schema; check_id also refuses
@@ -27,173 +28,173 @@ def check_id(value: str, name: str) -> str:
     return value
 
 
-class AssignBody(BaseModel):
+class WireModel(BaseModel):
+    """camelCase on the wire. An optional field without a value is left out; a field the
+    PowerPath schema requires is always there, as null when it has no value."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler: Any) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name, info in type(self).model_fields.items():
+            key = info.alias or name
+            if key in data and data[key] is None and not info.is_required():
+                del data[key]
+        return data
+
+
+class AssignBody(WireModel):
     model_config = ConfigDict(extra="ignore")
 
     student: Id
     lesson: Id
-    applicationName: StrictStr | None = None  # noqa: N815 - wire name
-    testId: Id | None = None  # noqa: N815
-    skipCourseEnrollment: StrictBool | None = None  # noqa: N815
+    application_name: StrictStr | None = None
+    test_id: Id | None = None
+    skip_course_enrollment: StrictBool | None = None
 
-    @field_validator("student", "lesson")
+    @field_validator("student", "lesson", "test_id")
     @classmethod
-    def _ids(cls, value: str, info: Any) -> str:
-        return check_id(value, info.field_name)
-
-    @field_validator("testId")
-    @classmethod
-    def _test_id(cls, value: str | None) -> str | None:
-        return check_id(value, "testId") if value is not None else None
+    def _ids(cls, value: str | None, info: Any) -> str | None:
+        return check_id(value, info.field_name) if value is not None else None
 
 
-class CredentialsOut(BaseModel):
+class CredentialsOut(WireModel):
     email: str
     password: str
 
 
-class AssignResponse(BaseModel):
-    toolProvider: Literal["edulastic", "mastery-track"]  # noqa: N815
-    lessonType: Literal["test-out", "placement", "unit-test"]  # noqa: N815
-    attempt: int
+class AssignmentFields(WireModel):
     credentials: CredentialsOut | None = None
-    assignmentId: str | None = None  # noqa: N815
-    classId: str | None = None  # noqa: N815
-    testUrl: str | None = None  # noqa: N815
-    testId: str | None = None  # noqa: N815
+    assignment_id: str | None = None
+    class_id: str | None = None
+    test_url: str | None = None
+    test_id: str | None = None
 
 
-class ImportResponse(BaseModel):
-    lessonType: Literal["test-out", "placement", "unit-test"]  # noqa: N815
-    lessonId: str | None  # noqa: N815
-    toolProvider: str | None  # noqa: N815
+class AssignResponse(AssignmentFields):
+    tool_provider: ToolProvider
+    lesson_type: LessonType
+    attempt: int
+
+
+class ImportResponse(AssignmentFields):
+    lesson_type: LessonType
+    lesson_id: str | None
+    tool_provider: ToolProvider | None
     finalized: bool
     attempt: int
-    credentials: CredentialsOut | None = None
-    assignmentId: str | None = None  # noqa: N815
-    classId: str | None = None  # noqa: N815
-    testUrl: str | None = None  # noqa: N815
-    testId: str | None = None  # noqa: N815
-    courseIdOnFail: str | None = None  # noqa: N815
-    hasFallbackCourse: bool = False  # noqa: N815
+    # Legacy fields older PowerPath clients still require.
+    course_id_on_fail: str | None
+    has_fallback_course: bool = False
 
 
-class QuestionResultOut(BaseModel):
+class QuestionResultOut(WireModel):
     score: float
     feedback: str
 
 
-class QuestionOut(BaseModel):
+class QuestionOut(WireModel):
     id: str
     index: int
     title: str
     url: str
-    difficulty: Literal["easy", "medium", "hard"] = "medium"
+    difficulty: Difficulty = Difficulty.MEDIUM
     correct: bool
     result: QuestionResultOut
 
 
-class ProgressResponse(BaseModel):
-    lessonType: Literal["test-out", "placement", "unit-test"]  # noqa: N815
+class ProgressResponse(WireModel):
+    lesson_type: LessonType
     finalized: bool
     score: float | None = None
     questions: list[QuestionOut] = Field(default_factory=list)
-    toolProvider: str | None  # noqa: N815
-    enrollmentFailed: bool | None = None  # noqa: N815
+    tool_provider: ToolProvider | None
+    enrollment_failed: bool | None = None
     attempt: int
     xp: float | None
     multiplier: float | None
     accuracy: float
-    correctQuestions: int  # noqa: N815
-    totalQuestions: int  # noqa: N815
+    correct_questions: int
+    total_questions: int
 
 
-def _assignment_fields(attempt: Attempt) -> dict[str, Any]:
+def _assignment_fields(attempt: Attempt, credentials: Credentials | None) -> dict[str, Any]:
     return {
-        "assignmentId": attempt.assignment_id,
-        "classId": attempt.class_id
+        "credentials": CredentialsOut(email=credentials.email, password=credentials.password)
+        if credentials
+        else None,
+        "assignment_id": attempt.assignment_id,
+        # classId is "" for providers without classes once assigned.
+        "class_id": attempt.class_id
         if attempt.class_id is not None
         else ("" if attempt.assignment_id else None),
-        "testUrl": attempt.test_url,
-        "testId": attempt.test_id,
+        "test_url": attempt.test_url,
+        "test_id": attempt.test_id,
     }
 
 
-def _credentials(credentials: Credentials | None) -> CredentialsOut | None:
-    return CredentialsOut(email=credentials.email, password=credentials.password) if credentials else None
-
-
-def assign_response(attempt: Attempt, credentials: Credentials | None) -> dict[str, Any]:
-    model = AssignResponse(
-        toolProvider=attempt.tool_provider,  # type: ignore[arg-type]
-        lessonType=attempt.lesson_type,  # type: ignore[arg-type]
+def assign_response(attempt: Attempt, credentials: Credentials | None) -> AssignResponse:
+    return AssignResponse(
+        tool_provider=attempt.tool_provider,
+        lesson_type=attempt.lesson_type,
         attempt=attempt.attempt,
-        credentials=_credentials(credentials),
-        **_assignment_fields(attempt),
+        **_assignment_fields(attempt, credentials),
     )
-    return model.model_dump(exclude_none=True)
 
 
-def import_response(attempt: Attempt, lesson: Lesson, credentials: Credentials | None) -> dict[str, Any]:
-    model = ImportResponse(
-        lessonType=attempt.lesson_type,  # type: ignore[arg-type]
-        lessonId=lesson.id,
-        toolProvider=attempt.tool_provider,
+def import_response(attempt: Attempt, lesson: Lesson, credentials: Credentials | None) -> ImportResponse:
+    return ImportResponse(
+        lesson_type=attempt.lesson_type,
+        lesson_id=lesson.id,
+        tool_provider=attempt.tool_provider,
         finalized=attempt.finalized,
         attempt=attempt.attempt,
-        credentials=_credentials(credentials),
-        courseIdOnFail=lesson.course_id_on_fail,
-        hasFallbackCourse=bool(lesson.course_id_on_fail),
-        **_assignment_fields(attempt),
+        course_id_on_fail=lesson.course_id_on_fail,
+        has_fallback_course=bool(lesson.course_id_on_fail),
+        **_assignment_fields(attempt, credentials),
     )
-    # courseIdOnFail is string|null on the wire: keep an explicit null.
-    data = model.model_dump(exclude_none=True)
-    data["courseIdOnFail"] = lesson.course_id_on_fail
-    return data
 
 
-def progress_response(lesson: Lesson, attempt: Attempt | None, number: int) -> dict[str, Any]:
+def progress_response(
+    lesson: Lesson, lesson_type: LessonType, provider: ToolProvider, attempt: Attempt | None, number: int
+) -> ProgressResponse:
     if attempt is None:
-        model = ProgressResponse(
-            lessonType=lesson.lesson_type,  # type: ignore[arg-type]
+        return ProgressResponse(
+            lesson_type=lesson_type,
             finalized=False,
-            toolProvider=lesson.tool_provider,
+            tool_provider=provider,
             attempt=number,
             xp=None,
             multiplier=None,
             accuracy=0.0,
-            correctQuestions=0,
-            totalQuestions=0,
+            correct_questions=0,
+            total_questions=0,
         )
-        return model.model_dump(exclude_none=True) | {"xp": None, "multiplier": None}
     fallback_url = attempt.test_url or lesson.url or "about:blank"
-    questions = [
-        QuestionOut(
-            id=q.id,
-            index=q.index,
-            title=q.title,
-            url=q.url or fallback_url,
-            difficulty=q.difficulty if q.difficulty in ("easy", "medium", "hard") else "medium",  # type: ignore[arg-type]
-            correct=q.correct,
-            result=QuestionResultOut(score=q.score, feedback=q.feedback),
-        )
-        for q in attempt.questions
-    ]
     final = attempt.finalized
-    model = ProgressResponse(
-        lessonType=attempt.lesson_type,  # type: ignore[arg-type]
+    return ProgressResponse(
+        lesson_type=attempt.lesson_type,
         finalized=final,
         score=attempt.score,
-        questions=questions,
-        toolProvider=attempt.tool_provider,
-        enrollmentFailed=attempt.enrollment_failed if final else None,
+        questions=[
+            QuestionOut(
+                id=q.id,
+                index=q.index,
+                title=q.title,
+                url=q.url or fallback_url,
+                difficulty=q.difficulty,
+                correct=q.correct,
+                result=QuestionResultOut(score=q.score, feedback=q.feedback),
+            )
+            for q in attempt.questions
+        ],
+        tool_provider=attempt.tool_provider,
+        enrollment_failed=attempt.enrollment_failed if final else None,
         attempt=attempt.attempt,
         xp=attempt.xp if final else None,
         multiplier=attempt.multiplier if final else None,
         accuracy=attempt.accuracy or 0.0,
-        correctQuestions=attempt.correct_questions,
-        totalQuestions=attempt.total_questions,
+        correct_questions=attempt.correct_questions,
+        total_questions=attempt.total_questions,
     )
-    data = model.model_dump(exclude_none=True)
-    data["xp"], data["multiplier"] = model.xp, model.multiplier
-    return data

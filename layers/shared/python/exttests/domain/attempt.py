@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .models import QuestionResult, ScoreStatus
+from .models import LessonType, QuestionResult, ScoreStatus, ToolProvider
 from .records import Record
 
 
@@ -33,8 +33,8 @@ class Attempt(Record):
     sourced_id: str  # the AssessmentResult sourcedId (MasteryTrack writes back to it)
     line_item_id: str
     status: AttemptStatus = AttemptStatus.ASSIGNING
-    tool_provider: str
-    lesson_type: str
+    tool_provider: ToolProvider
+    lesson_type: LessonType
     skip_course_enrollment: bool = False
     requested_test_id: str | None = None  # the request's MasteryTrack testId override
     lease_until: float | None = None
@@ -62,6 +62,7 @@ class Attempt(Record):
     xp: float | None = None
     enrollment: EnrollmentStatus | None = None
     enrolled_course_id: str | None = None
+    enrollment_id: str | None = None  # the enrollment's sourcedId (or the platform's id)
     enrollment_error: str | None = None
     # Workflow
     task_token: str | None = None

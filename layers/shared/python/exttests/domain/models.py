@@ -19,6 +19,17 @@ class ToolProvider(StrEnum):
     MASTERY_TRACK = "mastery-track"
 
 
+class Difficulty(StrEnum):
+    EASY = "easy"
+    MEDIUM = "medium"
+    HARD = "hard"
+
+    @classmethod
+    def of(cls, value: object) -> Difficulty:
+        """The provider's difficulty when it is one of ours, else medium (the contract's default)."""
+        return cls(value) if isinstance(value, str) and value in cls._value2member_map_ else cls.MEDIUM
+
+
 class ScoreStatus(StrEnum):
     NOT_SUBMITTED = "not submitted"
     SUBMITTED = "submitted"
@@ -44,7 +55,7 @@ class Lesson(Record):
     """A ComponentResource together with its Resource.
 
     `lesson_type` and `tool_provider` hold the raw strings from the roster (they may be
-    anything); the assign rule decides whether they are usable.
+    anything); `rules.check_lesson` turns them into the enums, or refuses the lesson.
     """
 
     id: str  # the ComponentResource sourcedId
@@ -67,7 +78,7 @@ class QuestionResult(Record):
     index: int
     title: str = ""
     url: str | None = None
-    difficulty: str = "medium"
+    difficulty: Difficulty = Difficulty.MEDIUM
     score: float = 0.0  # raw points scored
     max_score: float = 1.0
     answered: bool = False

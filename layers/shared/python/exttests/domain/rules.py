@@ -9,11 +9,10 @@ from typing import Any
 from ..errors import NotFound, Unprocessable
 from .attempt import Attempt, EnrollmentStatus
 from .grades import next_grade
-from .models import Lesson, LessonType, QuestionResult, Scores, ScoreStatus, Student, ToolProvider
+from .models import Difficulty, Lesson, LessonType, QuestionResult, Scores, ScoreStatus, Student, ToolProvider
 
 EXTERNAL_LESSON_TYPES = {t.value for t in LessonType}
 SUPPORTED_PROVIDERS = {p.value for p in ToolProvider}
-DEFAULT_MASTERY_THRESHOLD = 90.0
 
 
 # --- eligibility -------------------------------------------------------------------------
@@ -124,9 +123,7 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
                     index=index,
                     title=str(raw.get("title") or f"Question {index + 1}"),
                     url=raw.get("url") if isinstance(raw.get("url"), str) else test_url,
-                    difficulty=str(raw["difficulty"])
-                    if raw.get("difficulty") in ("easy", "medium", "hard")
-                    else "medium",
+                    difficulty=Difficulty.of(raw.get("difficulty")),
                     score=points,
                     max_score=max_score,
                     answered=True,
@@ -198,11 +195,11 @@ def plan_enrollment(lesson: Lesson, attempt: Attempt, threshold: float) -> Enrol
         return EnrollmentPlan(EnrollmentStatus.SKIPPED)
     accuracy = attempt.accuracy or 0.0
     mastered = accuracy >= threshold
-    if attempt.lesson_type == LessonType.PLACEMENT.value and not mastered:
+    if attempt.lesson_type is LessonType.PLACEMENT and not mastered:
         if lesson.course_id_on_fail:
             return EnrollmentPlan(EnrollmentStatus.PENDING, course_id=lesson.course_id_on_fail)
         return _track_plan(lesson, lesson.grade)
-    if attempt.lesson_type == LessonType.TEST_OUT.value and mastered:
+    if attempt.lesson_type is LessonType.TEST_OUT and mastered:
         target = next_grade(lesson.grade) if lesson.grade is not None else None
         if lesson.grade is not None and target is None:
             return EnrollmentPlan(EnrollmentStatus.PENDING, reason=f"no grade above {lesson.grade}")

@@ -10,23 +10,23 @@ call and the write never gives the student two assignments.
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from .. import budget
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.grades import grade_rank
-from ..domain.models import Credentials, Lesson, ProviderAccount, Student, ToolProvider
+from ..domain.models import Credentials, Lesson, LessonType, ProviderAccount, Student, ToolProvider
 from ..domain.rules import check_lesson, check_student, student_email
-from ..errors import Busy, CircuitOpen, ProviderError, ProviderRejected
+from ..errors import Busy, CircuitOpen, DeadlineExceeded, ProviderError, ProviderRejected
+from ..observability import append_log_keys, logger
 from ..ports import Context, VersionConflict
-from ..providers.base import AssignRequest
+from ..providers.base import AssignRequest, ProviderTraits, WorkflowWait
+from .attempts import persist
 from .credentials import cipher_context, credentials_for, generate_password
 from .deps import Deps, iso
 from .finalize import complete_enrollment
-
-log = logging.getLogger(__name__)
 
 _MAX_ROUNDS = 200
 _WAIT_STEP_SECONDS = 0.1
@@ -47,51 +47,64 @@ class AssignOutcome:
 
 
 def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
+    append_log_keys(student=command.student_id, lesson=command.lesson_id)
     started = deps.clock.now()
     for _ in range(_MAX_ROUNDS):
         ctx = deps.store.load_context(command.student_id, command.lesson_id)
         student = check_student(command.student_id, ctx.student)
-        _, provider = check_lesson(command.lesson_id, ctx.lesson)
+        lesson_type, provider = check_lesson(command.lesson_id, ctx.lesson)
         email = student_email(student)
         assert ctx.lesson is not None
+        traits = deps.providers.traits(provider)
         head = ctx.head
         if head is not None and not head.is_final:
+            append_log_keys(attempt=head.attempt)
             if head.is_assigned:
-                return _outcome(deps, _ensure_workflow(deps, head), ctx)
-            now = deps.clock.now().timestamp()
-            if head.lease_until is not None and head.lease_until > now:
-                waited = (deps.clock.now() - started).total_seconds()
-                if waited > deps.settings.assign_lease_seconds:
-                    raise Busy("the assignment is being made by another request", retry_after=2)
-                deps.sleep(_WAIT_STEP_SECONDS)
+                deps.metrics.count(
+                    "AssignmentReused", provider=provider.value, lesson_type=head.lesson_type.value
+                )
+                return _outcome(deps, _ensure_workflow(deps, head, traits), ctx)
+            if head.lease_until is not None and head.lease_until > deps.clock.now().timestamp():
+                _wait_for_lease(deps, started)
                 continue
-            deps.providers.get(provider.value).ensure_available()
+            deps.providers.get(provider).ensure_available()
             intent = _take_over(deps, head)
             if intent is None:
                 continue
             previous = None
         else:
-            if head is not None and head.enrollment == EnrollmentStatus.PENDING:
+            if head is not None and head.enrollment is EnrollmentStatus.PENDING:
                 # Finish the previous attempt's enrollment before it is archived.
                 complete_enrollment(deps, head, ctx.lesson, student)
                 continue
-            deps.providers.get(provider.value).ensure_available()
-            intent, account = _new_intent(deps, command, ctx, student, provider, email)
+            deps.providers.get(provider).ensure_available()
+            intent, account = _new_intent(deps, command, ctx, student, (lesson_type, provider), traits, email)
             if not deps.store.begin_attempt(intent, head, account):
                 continue  # another request recorded its intent first: wait for it
             if account is not None:
-                ctx.accounts[provider.value] = account
+                ctx.accounts[provider] = account
             previous = head
-        result = _assign_on_provider(deps, intent, previous, ctx, student, ctx.lesson, email)
+            append_log_keys(attempt=intent.attempt)
+        result = _assign_on_provider(deps, intent, previous, ctx, student, ctx.lesson, email, traits)
         if result is not None:
             return result
     raise Busy("the assignment could not be completed, retry", retry_after=2)
 
 
+def _wait_for_lease(deps: Deps, started: datetime) -> None:
+    """Another request holds the intent: wait a step for its answer, within our limits."""
+    waited = (deps.clock.now() - started).total_seconds()
+    if waited > deps.settings.assign_lease_seconds:
+        raise Busy("the assignment is being made by another request", retry_after=2)
+    left = budget.remaining()
+    if left is not None and left < _WAIT_STEP_SECONDS:
+        raise Busy("the assignment is being made by another request", retry_after=1)
+    deps.sleep(_WAIT_STEP_SECONDS)
+
+
 def _take_over(deps: Deps, head: Attempt) -> Attempt | None:
-    renewed = head.evolve({"lease_until": _lease(deps)})
     try:
-        return deps.store.save(renewed)
+        return persist(deps, head, head.evolve({"lease_until": _lease(deps)}))
     except VersionConflict:
         return None
 
@@ -105,31 +118,32 @@ def _new_intent(
     command: AssignCommand,
     ctx: Context,
     student: Student,
-    provider: ToolProvider,
+    kind: tuple[LessonType, ToolProvider],
+    traits: ProviderTraits,
     email: str,
 ) -> tuple[Attempt, ProviderAccount | None]:
     assert ctx.lesson is not None
+    lesson_type, provider = kind
     head = ctx.head
     now = deps.clock.now()
-    number = head.attempt + 1 if head else 1
     previous_ids = list(head.previous_assignment_ids) if head else []
     if head is not None and head.assignment_id:
         previous_ids.append(head.assignment_id)
     intent = Attempt(
         student_id=student.id,
         lesson_id=ctx.lesson.id,
-        attempt=number,
+        attempt=head.attempt + 1 if head else 1,
         sourced_id=f"ear-{uuid.uuid4()}",
         line_item_id=f"eali-{uuid.uuid4()}",
         status=AttemptStatus.ASSIGNING,
-        tool_provider=provider.value,
-        lesson_type=str(ctx.lesson.lesson_type),
+        tool_provider=provider,
+        lesson_type=lesson_type,
         skip_course_enrollment=command.skip_course_enrollment,
         requested_test_id=command.test_id,
         lease_until=_lease(deps),
         credentials_email=email,
         previous_assignment_ids=previous_ids,
-        deadline=iso(now + timedelta(days=deps.settings.deadline_for(provider.value))),
+        deadline=iso(now + timedelta(days=deps.settings.deadline_for(provider))),
         due_at=iso(
             now + timedelta(seconds=deps.settings.assign_lease_seconds + deps.settings.sweeper_grace_seconds)
         ),
@@ -138,14 +152,14 @@ def _new_intent(
         version=(head.version + 1) if head else 1,
     )
     account = None
-    if provider == ToolProvider.EDULASTIC and provider.value not in ctx.accounts:
+    if traits.service_sets_password and provider not in ctx.accounts:
         # Stored before the provider call, so a crash after the provider created the student
         # with this password cannot lose it.
         account = ProviderAccount(
             provider=provider,
             email=email,
             password_ciphertext=deps.cipher.encrypt(
-                generate_password(), cipher_context(student.id, provider.value)
+                generate_password(), cipher_context(student.id, provider)
             ),
         )
     return intent, account
@@ -159,19 +173,20 @@ def _assign_on_provider(
     student: Student,
     lesson: Lesson,
     email: str,
+    traits: ProviderTraits,
 ) -> AssignOutcome | None:
-    provider_name = intent.tool_provider
-    account = ctx.accounts.get(provider_name)
+    provider = intent.tool_provider
+    account = ctx.accounts.get(provider) if traits.service_sets_password else None
     password = None
     if account is not None and account.password_ciphertext:
-        password = deps.cipher.decrypt(account.password_ciphertext, cipher_context(student.id, provider_name))
-    is_edulastic = provider_name == ToolProvider.EDULASTIC.value
+        password = deps.cipher.decrypt(account.password_ciphertext, cipher_context(student.id, provider))
     request = AssignRequest(
         student_email=email,
         first_name=student.given_name or "Student",
         last_name=student.family_name or student.id,
-        new_student_password=password if is_edulastic else None,
-        test_id=lesson.vendor_id if is_edulastic else intent.requested_test_id,
+        new_student_password=password,
+        vendor_test_id=lesson.vendor_id,
+        requested_test_id=intent.requested_test_id,
         subject=lesson.subject,
         grade_rank=grade_rank(lesson.grade) if lesson.grade is not None else None,
         line_item_sourced_id=intent.line_item_id,
@@ -180,13 +195,16 @@ def _assign_on_provider(
         known_user_id=account.provider_user_id if account is not None else None,
     )
     try:
-        assignment = deps.providers.get(provider_name).assign(request)
-    except ProviderError as error:
+        assignment = deps.providers.get(provider).assign(request)
+    except (ProviderError, DeadlineExceeded) as error:
         _after_provider_error(deps, error, intent, previous, account)
         raise
     now = deps.clock.now()
-    first_wait = deps.settings.waits[0] if deps.settings.waits else 0
-    waiting = deps.settings.callback_timeout_seconds if not is_edulastic else first_wait
+    waiting = (
+        deps.settings.callback_timeout_seconds
+        if traits.workflow_wait is WorkflowWait.CALLBACK
+        else deps.settings.first_wait
+    )
     assigned = intent.evolve(
         {
             "status": AttemptStatus.ASSIGNED,
@@ -197,10 +215,9 @@ def _assign_on_provider(
             "test_url": assignment.test_url,
             "provider_user_id": assignment.provider_user_id,
             "due_at": iso(now + timedelta(seconds=waiting + deps.settings.sweeper_grace_seconds)),
-            "updated_at": iso(now),
         }
     )
-    if account is not None and is_edulastic:
+    if account is not None:
         created = account.created_by_service
         account = account.evolve(
             {
@@ -210,24 +227,24 @@ def _assign_on_provider(
         )
     # Started before the write so no crash can leave an assigned attempt without a workflow;
     # the workflow's first step waits, and the execution name makes a second start harmless.
-    assigned.workflow_started = _start_workflow(deps, assigned)
+    assigned.workflow_started = _start_workflow(deps, assigned, traits)
     try:
-        saved = deps.store.save(assigned, account=account if is_edulastic else None)
+        saved = persist(deps, intent, assigned, account=account)
     except VersionConflict:
         return None  # our lease ran out and another request took over: read its result
     if account is not None:
-        ctx.accounts[provider_name] = account
+        ctx.accounts[provider] = account
     return _outcome(deps, saved, ctx)
 
 
 def _after_provider_error(
     deps: Deps,
-    error: ProviderError,
+    error: ProviderError | DeadlineExceeded,
     intent: Attempt,
     previous: Attempt | None,
     account: ProviderAccount | None,
 ) -> None:
-    if (error.created_user_id or error.creation_attempted) and account is not None:
+    if isinstance(error, ProviderError) and (error.created_user_id or error.creation_attempted) and account:
         # The student may now exist on the provider with our password: remember it, or a retry
         # would take them for a student who existed before and withhold the credentials.
         user_id = error.created_user_id or account.provider_user_id
@@ -238,27 +255,27 @@ def _after_provider_error(
         if intent.version == (previous.version + 1 if previous else 1):
             deps.store.abandon_attempt(intent, previous)
         return
-    # Unreachable or timed out: the provider may have made the assignment — MasteryTrack
-    # then writes back to this intent's sourcedId. Keep the intent (same ids, same password)
-    # and release its lease so the client's retry takes it over at once.
+    # Unreachable, timed out or out of time: the provider may have made the assignment — one
+    # that writes back then writes to this intent's sourcedId. Keep the intent (same ids, same
+    # password) and release its lease so the client's retry takes it over at once.
     with contextlib.suppress(VersionConflict):  # someone took it over already
-        deps.store.save(intent.evolve({"lease_until": deps.clock.now().timestamp()}))
+        persist(deps, intent, intent.evolve({"lease_until": deps.clock.now().timestamp()}))
 
 
-def _start_workflow(deps: Deps, attempt: Attempt) -> bool:
+def _start_workflow(deps: Deps, attempt: Attempt, traits: ProviderTraits) -> bool:
     try:
-        deps.workflow.start(attempt)
+        deps.workflow.start(attempt, traits.workflow_wait)
     except Exception:  # noqa: BLE001 - the sweeper starts it later; the assignment must not fail
-        log.exception("could not start the finalization workflow; the sweeper will")
+        logger.exception("could not start the finalization workflow; the sweeper will")
         return False
     return True
 
 
-def _ensure_workflow(deps: Deps, head: Attempt) -> Attempt:
-    if head.workflow_started or not _start_workflow(deps, head):
+def _ensure_workflow(deps: Deps, head: Attempt, traits: ProviderTraits) -> Attempt:
+    if head.workflow_started or not _start_workflow(deps, head, traits):
         return head
     try:
-        return deps.store.save(head.evolve({"workflow_started": True}))
+        return persist(deps, head, head.evolve({"workflow_started": True}))
     except VersionConflict:
         return head
 

@@ -1,4 +1,4 @@
-"""The dependencies every use case receives (built by exttests.wiring, or by tests with fakes)."""
+"""The dependencies every use case receives (built by `exttests.wiring`, or by tests from fakes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..config import Settings
-from ..ports import Cipher, Clock, Providers, Store, Workflow
+from ..ports import Cipher, Clock, Metrics, Providers, Store, Workflow
 
 
 class SystemClock:
@@ -22,6 +22,7 @@ class Deps:
     providers: Providers
     cipher: Cipher
     workflow: Workflow
+    metrics: Metrics
     settings: Settings = field(default_factory=Settings)
     clock: Clock = field(default_factory=SystemClock)
     sleep: Callable[[float], None] = time.sleep

@@ -1,61 +1,24 @@
-"""Applying new results to an attempt, the transition to final, and the enrollment after it.
+"""The transition to final, and the enrollment the rules call for after it.
 
-Every change goes through `update_attempt`, which re-reads and re-applies on a version
-conflict, so an import, a write-back and a workflow task racing on one attempt all land.
+A change that makes an attempt final is written together with its enrollment (one transaction,
+the course's existence checked inside it), so there is no moment where the attempt is final
+and its enrollment lost. An enrollment left pending (an older version, a crash) is finished by
+`complete_enrollment`, once.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.models import Lesson, Student
 from ..domain.rules import plan_enrollment, xp_for
-from ..errors import ConflictRetryExhausted
-from ..ports import CourseMissing, VersionConflict
+from ..observability import logger
+from ..ports import CourseMissing
+from .attempts import Change, persist, retry_on_conflict
 from .deps import Deps, iso
-
-log = logging.getLogger(__name__)
-
-_MAX_CONFLICTS = 25
-
-Change = Callable[[Attempt], Attempt | None]
-
-
-def update_attempt(
-    deps: Deps,
-    attempt: Attempt,
-    change: Change,
-    *,
-    lesson: Lesson | None = None,
-    student: Student | None = None,
-) -> Attempt:
-    """Apply `change` (None = nothing to do) and save, retrying on concurrent updates.
-
-    When the change makes the attempt final and an enrollment is owed (and the lesson is
-    given), the final state and the enrollment are written in one transaction: there is no
-    moment where the attempt is final but the enrollment is lost."""
-    target: EnrollmentTarget | None = None
-    for _ in range(_MAX_CONFLICTS):
-        changed = change(attempt)
-        if changed is None:
-            return attempt
-        changed.updated_at = iso(deps.clock.now())
-        try:
-            if lesson is not None and not attempt.is_final and changed.enrollment == EnrollmentStatus.PENDING:
-                target = target or resolve_enrollment(deps, changed, lesson, student)
-                return _save_with_enrollment(deps, changed, target)
-            return deps.store.save(changed)
-        except VersionConflict:
-            fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
-            if fresh is None:
-                return attempt
-            attempt = fresh
-    raise ConflictRetryExhausted("the attempt is being updated by others, retry", retry_after=1)
 
 
 def finalize(deps: Deps, attempt: Attempt, lesson: Lesson) -> Attempt:
@@ -77,6 +40,26 @@ def finalize(deps: Deps, attempt: Attempt, lesson: Lesson) -> Attempt:
     )
 
 
+def apply_results(
+    deps: Deps, attempt: Attempt, change: Change, lesson: Lesson, student: Student | None
+) -> Attempt:
+    """Apply new results (None = nothing to do); a change that makes the attempt final is saved
+    with the enrollment it owes. Retries on concurrent updates."""
+    target: EnrollmentTarget | None = None
+
+    def step(current: Attempt) -> Attempt:
+        nonlocal target
+        changed = change(current)
+        if changed is None:
+            return current
+        if not current.is_final and changed.enrollment is EnrollmentStatus.PENDING:
+            target = target or resolve_enrollment(deps, changed, lesson, student)
+            return _save_with_enrollment(deps, current, changed, target)
+        return persist(deps, current, changed)
+
+    return retry_on_conflict(deps, attempt, step)
+
+
 @dataclass(frozen=True)
 class EnrollmentTarget:
     course_id: str | None
@@ -91,49 +74,45 @@ def resolve_enrollment(
     if plan.reason is not None or plan.course_id is not None:
         return EnrollmentTarget(plan.course_id, plan.reason)
     assert plan.track_subject is not None and plan.track_grade is not None
-    try:
-        org = student.primary_org if student else None
-        course_id = deps.store.find_track_course(plan.track_subject, plan.track_grade, org)
-    except Exception as exc:  # noqa: BLE001 - an enrollment error must not fail the import
-        log.exception("subject track lookup failed")
-        return EnrollmentTarget(None, f"enrollment failed: {type(exc).__name__}")
+    org = student.primary_org if student else None
+    course_id = deps.store.find_track_course(plan.track_subject, plan.track_grade, org)
     if course_id is None:
         return EnrollmentTarget(None, f"no subject track for {plan.track_subject} grade {plan.track_grade}")
     return EnrollmentTarget(course_id, None)
 
 
-def _save_with_enrollment(deps: Deps, attempt: Attempt, target: EnrollmentTarget) -> Attempt:
+def _save_with_enrollment(deps: Deps, before: Attempt, attempt: Attempt, target: EnrollmentTarget) -> Attempt:
     error = target.error
     if target.course_id is not None and error is None:
-        enrolled = attempt.evolve(
-            {"enrollment": EnrollmentStatus.ENROLLED, "enrolled_course_id": target.course_id}
-        )
         record = _enrollment_record(attempt, target.course_id, iso(deps.clock.now()))
+        enrolled = attempt.evolve(
+            {
+                "enrollment": EnrollmentStatus.ENROLLED,
+                "enrolled_course_id": target.course_id,
+                "enrollment_id": record["sourcedId"],
+            }
+        )
         try:
-            return deps.store.save_enrollment(enrolled, target.course_id, record)
+            return persist(deps, before, enrolled, enrollment=(target.course_id, record))
         except CourseMissing:
             error = f"course '{target.course_id}' does not exist"
-    log.info("enrollment failed", extra={"reason": error, "attempt": attempt.attempt})
+    logger.info("enrollment failed", extra={"reason": error})
     failed = attempt.evolve({"enrollment": EnrollmentStatus.FAILED, "enrollment_error": error})
-    return deps.store.save(failed)
+    return persist(deps, before, failed)
 
 
 def complete_enrollment(deps: Deps, attempt: Attempt, lesson: Lesson, student: Student | None) -> Attempt:
     """Finish an enrollment left pending (a crash between "final" and "enrolled"), once."""
-    if attempt.enrollment != EnrollmentStatus.PENDING:
+    if attempt.enrollment is not EnrollmentStatus.PENDING:
         return attempt
     target = resolve_enrollment(deps, attempt, lesson, student)
-    for _ in range(_MAX_CONFLICTS):
-        if attempt.enrollment != EnrollmentStatus.PENDING:
-            return attempt
-        try:
-            return _save_with_enrollment(deps, attempt.evolve({"updated_at": iso(deps.clock.now())}), target)
-        except VersionConflict:
-            fresh = deps.store.get_attempt(attempt.student_id, attempt.lesson_id, attempt.attempt)
-            if fresh is None:
-                return attempt
-            attempt = fresh
-    raise ConflictRetryExhausted("the attempt is being updated by others, retry", retry_after=1)
+
+    def step(current: Attempt) -> Attempt:
+        if current.enrollment is not EnrollmentStatus.PENDING:
+            return current
+        return _save_with_enrollment(deps, current, current, target)
+
+    return retry_on_conflict(deps, attempt, step)
 
 
 def _enrollment_record(attempt: Attempt, course_id: str, now: str) -> dict[str, object]:
@@ -152,6 +131,6 @@ def _enrollment_record(attempt: Attempt, course_id: str, now: str) -> dict[str, 
             "source": "external-test",
             "lessonId": attempt.lesson_id,
             "attempt": attempt.attempt,
-            "lessonType": attempt.lesson_type,
+            "lessonType": attempt.lesson_type.value,
         },
     }

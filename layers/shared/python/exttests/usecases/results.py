@@ -1,17 +1,16 @@
 """importExternalTestAssignmentResults and the OneRoster write-back.
 
-Edulastic results are pulled from the provider; MasteryTrack results arrive by write-back and
-are processed from the stored record. Both end in the same transition to final.
+A provider that pulls has its results fetched; one that writes back has them processed from the
+stored record. Both end in the same transition to final (`finalize.apply_results`).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ..domain.attempt import Attempt
-from ..domain.models import Credentials, Lesson, QuestionResult, ScoreStatus, ToolProvider
+from ..domain.models import Credentials, Difficulty, Lesson, QuestionResult, Scores, ScoreStatus
 from ..domain.rules import (
     check_lesson,
     check_student,
@@ -22,13 +21,13 @@ from ..domain.rules import (
     writeback_scores,
 )
 from ..errors import BadRequest, NotFound, Unprocessable
+from ..observability import append_log_keys
 from ..ports import Context
-from ..providers.base import ResultsProvider, TestResults
+from ..providers.base import AssignmentRef, TestResults
+from .attempts import Change, update_attempt
 from .credentials import credentials_for
 from .deps import Deps, iso
-from .finalize import Change, complete_enrollment, finalize, update_attempt
-
-log = logging.getLogger(__name__)
+from .finalize import apply_results, complete_enrollment, finalize
 
 
 @dataclass(frozen=True)
@@ -58,22 +57,28 @@ def import_for_context(deps: Deps, ctx: Context) -> Attempt:
             f"for student '{ctx.student.id if ctx.student else ''}' and lesson '{lesson.id}'",
             field="lesson",
         )
+    append_log_keys(attempt=head.attempt)
     if head.is_final:
-        if head.enrollment is not None and head.finalized:
+        if head.finalized:
             return complete_enrollment(deps, head, lesson, ctx.student)
         return head
-    if head.tool_provider == ToolProvider.EDULASTIC.value:
-        provider = cast(ResultsProvider, deps.providers.get(head.tool_provider))
-        results = provider.fetch_results(
-            assignment_id=head.assignment_id or "",
-            class_id=head.class_id or "",
-            test_id=head.test_id or "",
-            provider_user_id=head.provider_user_id or "",
+    traits = deps.providers.traits(head.tool_provider)
+    if traits.pulls_results:
+        results = deps.providers.get(head.tool_provider).fetch_results(
+            AssignmentRef(
+                assignment_id=head.assignment_id or "",
+                class_id=head.class_id or "",
+                test_id=head.test_id or "",
+                provider_user_id=head.provider_user_id or "",
+            )
         )
-        change = _edulastic_change(deps, lesson, results)
+        change = _pulled_change(deps, lesson, results)
     else:
-        change = _writeback_change(deps, lesson)
-    return update_attempt(deps, head, change, lesson=lesson, student=ctx.student)
+        change = _written_back_change(deps, lesson)
+    deps.metrics.count(
+        "ResultsImported", provider=head.tool_provider.value, lesson_type=head.lesson_type.value
+    )
+    return apply_results(deps, head, change, lesson, ctx.student)
 
 
 def _questions_from(results: TestResults, test_url: str | None) -> list[QuestionResult]:
@@ -83,7 +88,7 @@ def _questions_from(results: TestResults, test_url: str | None) -> list[Question
             index=q.index,
             title=q.title or f"Question {q.index + 1}",
             url=q.url or test_url,
-            difficulty=q.difficulty if q.difficulty in ("easy", "medium", "hard") else "medium",
+            difficulty=Difficulty.of(q.difficulty),
             score=q.score or 0.0,
             max_score=q.max_score if q.max_score > 0 else 1.0,
             # "Answered" here means the question has an activity: a skipped question that was
@@ -98,69 +103,75 @@ def _questions_from(results: TestResults, test_url: str | None) -> list[Question
     ]
 
 
-def _edulastic_change(deps: Deps, lesson: Lesson, results: TestResults) -> Change:
-    def change(attempt: Attempt) -> Attempt | None:
-        if attempt.is_final:
-            return None
-        questions = _questions_from(results, attempt.test_url)
-        scores = score_questions(questions)
-        final = edulastic_is_final(results.submitted, results.graded, questions)
-        updated = attempt.evolve(
-            {
-                "questions": scores.questions,
-                "score": scores.score,
-                "accuracy": scores.accuracy,
-                "correct_questions": scores.correct_questions,
-                "total_questions": scores.total_questions,
-                "submitted": results.submitted,
-                "graded": results.graded,
-                "score_status": edulastic_score_status(results.submitted, results.graded, final),
-            }
-        )
-        if final:
-            updated.score_date = iso(deps.clock.now())
-            return finalize(deps, updated, lesson)
-        return None if _same_results(attempt, updated) else updated
+def _with_scores(attempt: Attempt, scores: Scores, **fields: Any) -> Attempt:
+    return attempt.evolve(
+        {
+            "questions": scores.questions,
+            "score": scores.score,
+            "accuracy": scores.accuracy,
+            "correct_questions": scores.correct_questions,
+            "total_questions": scores.total_questions,
+            **fields,
+        }
+    )
 
-    return change
+
+_RESULT_FIELDS = (
+    "questions",
+    "score",
+    "correct_questions",
+    "total_questions",
+    "submitted",
+    "graded",
+    "score_status",
+)
 
 
 def _same_results(before: Attempt, after: Attempt) -> bool:
-    fields = (
-        "questions",
-        "score",
-        "correct_questions",
-        "total_questions",
-        "submitted",
-        "graded",
-        "score_status",
-    )
-    return all(getattr(before, name) == getattr(after, name) for name in fields)
+    return all(getattr(before, name) == getattr(after, name) for name in _RESULT_FIELDS)
 
 
-def _writeback_change(deps: Deps, lesson: Lesson) -> Change:
+def _pulled_change(deps: Deps, lesson: Lesson, results: TestResults) -> Change:
     def change(attempt: Attempt) -> Attempt | None:
-        if attempt.is_final or attempt.writeback is None:
+        if attempt.is_final:
             return None
-        record = attempt.writeback
-        scores = writeback_scores(record, attempt.test_url)
-        status = record.get("scoreStatus")
-        updated = attempt.evolve(
-            {
-                "questions": scores.questions,
-                "score": scores.score,
-                "accuracy": scores.accuracy,
-                "correct_questions": scores.correct_questions,
-                "total_questions": scores.total_questions,
-                "score_status": ScoreStatus(status) if status else attempt.score_status,
-                "score_date": record.get("scoreDate") or attempt.score_date,
-            }
+        scores = score_questions(_questions_from(results, attempt.test_url))
+        final = edulastic_is_final(results.submitted, results.graded, scores.questions)
+        updated = _with_scores(
+            attempt,
+            scores,
+            submitted=results.submitted,
+            graded=results.graded,
+            score_status=edulastic_score_status(results.submitted, results.graded, final),
         )
-        if mastery_track_is_final(record):
-            return finalize(deps, updated, lesson)
+        if final:
+            return finalize(deps, updated.evolve({"score_date": iso(deps.clock.now())}), lesson)
         return None if _same_results(attempt, updated) else updated
 
     return change
+
+
+def _written_back_change(deps: Deps, lesson: Lesson) -> Change:
+    def change(attempt: Attempt) -> Attempt | None:
+        if attempt.is_final or attempt.writeback is None:
+            return None
+        return _process_writeback(deps, lesson, attempt)
+
+    return change
+
+
+def _process_writeback(deps: Deps, lesson: Lesson, attempt: Attempt) -> Attempt | None:
+    record = attempt.writeback or {}
+    status = record.get("scoreStatus")
+    updated = _with_scores(
+        attempt,
+        writeback_scores(record, attempt.test_url),
+        score_status=ScoreStatus(status) if status else attempt.score_status,
+        score_date=record.get("scoreDate") or attempt.score_date,
+    )
+    if mastery_track_is_final(record):
+        return finalize(deps, updated, lesson)
+    return None if _same_results(attempt, updated) else updated
 
 
 # --- write-back ----------------------------------------------------------------------------
@@ -173,9 +184,11 @@ class WriteBackOutcome:
 
 
 def _find(deps: Deps, sourced_id: str) -> tuple[Context, Attempt]:
+    """The result a write-back client may see: only attempts of providers that write back."""
     found = deps.store.find_by_sourced_id(sourced_id)
-    if found is None:
+    if found is None or not deps.providers.traits(found[1].tool_provider).accepts_write_back:
         raise NotFound(f"assessmentResult '{sourced_id}' does not exist", field="sourcedId")
+    append_log_keys(student=found[1].student_id, lesson=found[1].lesson_id, attempt=found[1].attempt)
     return found
 
 
@@ -184,28 +197,29 @@ def get_assessment_result(deps: Deps, sourced_id: str) -> Attempt:
 
 
 def write_back(deps: Deps, sourced_id: str, record: dict[str, Any]) -> WriteBackOutcome:
-    """Store a OneRoster AssessmentResult written back by MasteryTrack (or any writer).
+    """Store a OneRoster AssessmentResult written back by the provider (or any OneRoster writer).
 
-    `record` is already validated by the API layer (scoreStatus in the enum, numeric score)."""
+    `record` is already validated by the API layer (shape, size, scoreStatus in the enum,
+    numeric score). The newest accepted write replaces the stored one (a PUT is an upsert)."""
     ctx, attempt = _find(deps, sourced_id)
-    _check_refs(attempt, record)
+    _check_refs(sourced_id, attempt, record)
+    deps.metrics.count("WriteBackReceived")
     if attempt.is_final:
         return WriteBackOutcome(attempt)  # writers retry; a final attempt never changes
     lesson = ctx.lesson
-    is_mastery_track = attempt.tool_provider == ToolProvider.MASTERY_TRACK.value
 
     def store_record(current: Attempt) -> Attempt | None:
         if current.is_final:
             return None
-        merged = {**(current.writeback or {}), **record}
-        updated = current.evolve({"writeback": merged})
-        if is_mastery_track and lesson is not None:
-            processed = _writeback_change(deps, lesson)(updated)
-            return processed or updated
-        status = record.get("scoreStatus")
-        return updated.evolve({"score_status": ScoreStatus(status)}) if status else updated
+        updated = current.evolve({"writeback": record})
+        if lesson is None:
+            return updated
+        return _process_writeback(deps, lesson, updated) or updated
 
-    saved = update_attempt(deps, attempt, store_record, lesson=lesson, student=ctx.student)
+    if lesson is None:  # removed from the roster since: keep the record, score it once it is back
+        saved = update_attempt(deps, attempt, store_record)
+    else:
+        saved = apply_results(deps, attempt, store_record, lesson, ctx.student)
     woke = False
     if saved.finalized and saved.task_token:
         # Wake the waiting workflow now instead of at its next poll.
@@ -213,7 +227,9 @@ def write_back(deps: Deps, sourced_id: str, record: dict[str, Any]) -> WriteBack
     return WriteBackOutcome(saved, woke)
 
 
-def _check_refs(attempt: Attempt, record: dict[str, Any]) -> None:
+def _check_refs(sourced_id: str, attempt: Attempt, record: dict[str, Any]) -> None:
+    if record.get("sourcedId") not in (None, sourced_id):
+        raise BadRequest("sourcedId in the body does not match the path", field="sourcedId")
     student = record.get("student")
     if isinstance(student, dict) and student.get("sourcedId") not in (None, attempt.student_id):
         raise BadRequest("student does not match the assessmentResult", field="student")

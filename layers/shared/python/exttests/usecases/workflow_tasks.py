@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,13 +9,13 @@ from typing import Any
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.rules import next_wait
 from ..errors import NotFound
-from ..ports import VersionConflict
+from ..observability import append_log_keys, logger
+from ..ports import DueAttempt, VersionConflict
 from .assign import AssignCommand, assign
+from .attempts import persist, update_attempt
 from .deps import Deps, iso
-from .finalize import complete_enrollment, update_attempt
+from .finalize import complete_enrollment
 from .results import import_for_context
-
-log = logging.getLogger(__name__)
 
 
 def _past(deadline: str | None, now: datetime) -> bool:
@@ -24,6 +23,7 @@ def _past(deadline: str | None, now: datetime) -> bool:
 
 
 def _current(deps: Deps, student: str, lesson: str, number: int) -> Attempt:
+    append_log_keys(student=student, lesson=lesson, attempt=number)
     attempt = deps.store.get_attempt(student, lesson, number)
     if attempt is None:
         raise NotFound(f"attempt {number} of student '{student}' on lesson '{lesson}' does not exist")
@@ -43,6 +43,7 @@ def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: l
     now = deps.clock.now()
     wait = next_wait(waits or list(deps.settings.waits), step)
     answer = {"finalized": False, "expired": False, "step": step + 1, "waitSeconds": wait}
+    append_log_keys(student=student, lesson=lesson, attempt=number)
     ctx = deps.store.load_context(student, lesson)
     attempt = ctx.head
     if attempt is None or attempt.attempt != number:
@@ -52,7 +53,7 @@ def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: l
     elif attempt.is_assigned:
         attempt = import_for_context(deps, ctx)
     if attempt.is_final:
-        answer.update(finalized=attempt.finalized, expired=attempt.status == AttemptStatus.EXPIRED)
+        answer.update(finalized=attempt.finalized, expired=attempt.status is AttemptStatus.EXPIRED)
     else:
         deps.store.touch_due(attempt, now + timedelta(seconds=wait + deps.settings.sweeper_grace_seconds))
     return answer
@@ -61,7 +62,7 @@ def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: l
 def enroll(deps: Deps, student: str, lesson: str, number: int) -> dict[str, Any]:
     """Make sure the enrollment of a final attempt is done (after a crash between the two)."""
     attempt = _current(deps, student, lesson, number)
-    if attempt.enrollment == EnrollmentStatus.PENDING:
+    if attempt.enrollment is EnrollmentStatus.PENDING:
         ctx = deps.store.load_context(student, lesson)
         if ctx.lesson is not None:
             attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
@@ -92,12 +93,10 @@ def record_failure(
     """Keep why the workflow failed on the attempt; the sweeper restarts it later."""
     error = error or {}
     text = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:500]}"
-
-    def change(current: Attempt) -> Attempt | None:
-        return current.evolve({"last_error": text})
-
     try:
-        update_attempt(deps, _current(deps, student, lesson, number), change)
+        update_attempt(
+            deps, _current(deps, student, lesson, number), lambda c: c.evolve({"last_error": text})
+        )
     except NotFound:
         return {"recorded": False}
     return {"recorded": True}
@@ -114,25 +113,34 @@ class SweepReport:
     resumed_assignments: int = 0
     alive: int = 0
     errors: int = 0
+    oldest_overdue_seconds: float = 0.0
 
 
-def sweep(deps: Deps, limit: int = 100) -> SweepReport:
+def sweep(deps: Deps, limit: int | None = None) -> SweepReport:
     """Restart the workflow of attempts nobody is looking after. Safe to run twice at once:
     each restart is a conditional write, and only its winner starts an execution."""
     now = deps.clock.now()
     report = SweepReport()
-    for student, lesson in deps.store.due_attempts(now, limit):
+    due = deps.store.due_attempts(now, limit or deps.settings.sweeper_batch_size)
+    if due:
+        report.oldest_overdue_seconds = max(0.0, (now - min(d.due_at for d in due)).total_seconds())
+    for item in due:
         report.examined += 1
         try:
-            _sweep_one(deps, student, lesson, now, report)
+            _sweep_one(deps, item, now, report)
         except Exception:  # noqa: BLE001 - one bad attempt must not stop the sweep
             report.errors += 1
-            log.exception("sweeper could not handle an attempt")
+            logger.exception(
+                "sweeper could not handle an attempt", extra={"student": item.student, "lesson": item.lesson}
+            )
+    deps.metrics.count("SweeperRestarted", len(report.restarted))
+    deps.metrics.count("SweeperErrors", report.errors)
+    deps.metrics.gauge("OldestOverdueAttemptSeconds", report.oldest_overdue_seconds)
     return report
 
 
-def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: SweepReport) -> None:
-    head = deps.store.get_head(student, lesson)
+def _sweep_one(deps: Deps, item: DueAttempt, now: datetime, report: SweepReport) -> None:
+    head = deps.store.get_head(item.student, item.lesson)
     if head is None or not head.needs_workflow:
         return
     if head.due_at and datetime.fromisoformat(head.due_at) > now:
@@ -141,11 +149,14 @@ def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: Swe
         expire(deps, head)
         report.expired += 1
         return
-    if head.status == AttemptStatus.ASSIGNING:
+    if head.status is AttemptStatus.ASSIGNING:
         # A crash between the provider call and the write: finish the assignment the way a
         # client retry would (the provider's "already assigned" answer is reused).
         if head.lease_until is None or head.lease_until <= now.timestamp():
-            assign(deps, AssignCommand(student, lesson, head.requested_test_id, head.skip_course_enrollment))
+            assign(
+                deps,
+                AssignCommand(item.student, item.lesson, head.requested_test_id, head.skip_course_enrollment),
+            )
             report.resumed_assignments += 1
         return
     if head.workflow_started and deps.workflow.is_running(head):
@@ -166,7 +177,9 @@ def _sweep_one(deps: Deps, student: str, lesson: str, now: datetime, report: Swe
         }
     )
     try:
-        saved = deps.store.save(restarted)
+        saved = persist(deps, head, restarted)
     except VersionConflict:
         return  # another sweeper (or the workflow itself) got there first
-    report.restarted.append(deps.workflow.start(saved))
+    report.restarted.append(
+        deps.workflow.start(saved, deps.providers.traits(saved.tool_provider).workflow_wait)
+    )

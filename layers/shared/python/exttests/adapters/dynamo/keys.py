@@ -77,3 +77,8 @@ def attempt_archive(student_id: str, lesson_id: str, attempt: int) -> dict[str, 
 def result_alias(sourced_id: str) -> dict[str, dict[str, str]]:
     """AssessmentResult sourcedId → (student, lesson, attempt), for the OneRoster write-back route."""
     return key(f"AR#{sourced_id}", "AR")
+
+
+def outbox(event_id: str) -> dict[str, dict[str, str]]:
+    """A domain event waiting in the outbox (the table's stream publishes it; TTL removes it)."""
+    return key(f"OUTBOX#{event_id}", "OUTBOX")

@@ -7,21 +7,24 @@ workflow tasks never lose an update: the loser gets VersionConflict, re-reads an
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from ...domain.attempt import Attempt
-from ...domain.models import Lesson, ProviderAccount, Student
+from ...domain.events import DomainEvent
+from ...domain.models import Lesson, ProviderAccount, Student, ToolProvider
 from ...domain.roster import lesson_from_documents, student_from_user
-from ...ports import Context, CourseMissing, VersionConflict
+from ...ports import Context, CourseMissing, DueAttempt, VersionConflict
 from . import keys
-from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK
+from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK, TTL
 
 PENDING = "PENDING"
-_PROVIDERS = ("edulastic", "mastery-track")
+# Outbox items only need to outlive the stream's 24 h retention (and a publisher outage).
+OUTBOX_RETENTION = timedelta(days=7)
 
 
 def _doc(item: dict[str, Any] | None) -> Any:
@@ -30,17 +33,17 @@ def _doc(item: dict[str, Any] | None) -> Any:
     return json.loads(item[DOC]["S"])
 
 
-def _attempt(item: dict[str, Any] | None) -> Attempt | None:
+def attempt_of(item: dict[str, Any] | None) -> Attempt | None:
     doc = _doc(item)
     return Attempt.from_dict(doc) if doc is not None else None
 
 
-def _student(item: dict[str, Any] | None) -> Student | None:
+def student_of(item: dict[str, Any] | None) -> Student | None:
     doc = _doc(item)
     return student_from_user(doc) if isinstance(doc, dict) else None
 
 
-def _lesson(item: dict[str, Any] | None) -> Lesson | None:
+def lesson_of(item: dict[str, Any] | None) -> Lesson | None:
     doc = _doc(item)
     if not isinstance(doc, dict) or not isinstance(doc.get("componentResource"), dict):
         return None
@@ -96,7 +99,7 @@ class DynamoStore:
     def load_context(self, student_id: str, lesson_id: str) -> Context:
         user_key, lesson_key = keys.user(student_id), keys.lesson(lesson_id)
         head_key = keys.attempt_head(student_id, lesson_id)
-        account_keys = {p: keys.provider_account(student_id, p) for p in _PROVIDERS}
+        account_keys = {p: keys.provider_account(student_id, p.value) for p in ToolProvider}
         items = self._batch_get([user_key, lesson_key, head_key, *account_keys.values()])
         accounts = {}
         for provider, account_key in account_keys.items():
@@ -104,9 +107,9 @@ class DynamoStore:
             if doc is not None:
                 accounts[provider] = ProviderAccount.from_dict(doc)
         return Context(
-            student=_student(items.get(_key_str(user_key))),
-            lesson=_lesson(items.get(_key_str(lesson_key))),
-            head=_attempt(items.get(_key_str(head_key))),
+            student=student_of(items.get(_key_str(user_key))),
+            lesson=lesson_of(items.get(_key_str(lesson_key))),
+            head=attempt_of(items.get(_key_str(head_key))),
             accounts=accounts,
         )
 
@@ -117,23 +120,23 @@ class DynamoStore:
         return item
 
     def get_head(self, student_id: str, lesson_id: str) -> Attempt | None:
-        return _attempt(self._get(keys.attempt_head(student_id, lesson_id)))
+        return attempt_of(self._get(keys.attempt_head(student_id, lesson_id)))
 
     def get_attempt(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
         items = self._batch_get(
             [keys.attempt_head(student_id, lesson_id), keys.attempt_archive(student_id, lesson_id, attempt)]
         )
         for item in items.values():
-            found = _attempt(item)
+            found = attempt_of(item)
             if found is not None and found.attempt == attempt:
                 return found
         return None
 
     def get_lesson(self, lesson_id: str) -> Lesson | None:
-        return _lesson(self._get(keys.lesson(lesson_id)))
+        return lesson_of(self._get(keys.lesson(lesson_id)))
 
     def get_student(self, student_id: str) -> Student | None:
-        return _student(self._get(keys.user(student_id)))
+        return student_of(self._get(keys.user(student_id)))
 
     def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
         wanted = [keys.subject_track(subject, grade, org_id)] if org_id else []
@@ -157,7 +160,7 @@ class DynamoStore:
         attempt = attempt or self.get_attempt(alias["student"], alias["lesson"], number)
         return (ctx, attempt) if attempt is not None else None
 
-    def due_attempts(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+    def due_attempts(self, now: datetime, limit: int) -> list[DueAttempt]:
         """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
         answer = self.client.query(
             TableName=self.table,
@@ -170,7 +173,7 @@ class DynamoStore:
         found = []
         for item in answer.get("Items", []):
             student, lesson = parse_results_pk(item[PK]["S"])
-            found.append((student, lesson))
+            found.append(DueAttempt(student, lesson, datetime.fromisoformat(item[GSI1SK]["S"])))
         return found
 
     # --- writes --------------------------------------------------------------------------
@@ -285,24 +288,59 @@ class DynamoStore:
             # Someone took the intent over (our lease ran out): theirs is now the truth.
             return
 
-    def save(self, attempt: Attempt, *, account: ProviderAccount | None = None) -> Attempt:
+    def _outbox_puts(self, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+        """The change's events, written in its transaction; the stream publishes them."""
+        puts = []
+        for event in events:
+            expires = datetime.fromisoformat(event.time) + OUTBOX_RETENTION
+            puts.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            **keys.outbox(event.event_id),
+                            DOC: {"S": event.to_json()},
+                            TTL: {"N": str(int(expires.timestamp()))},
+                        },
+                    }
+                }
+            )
+        return puts
+
+    def save(
+        self,
+        attempt: Attempt,
+        *,
+        account: ProviderAccount | None = None,
+        events: Sequence[DomainEvent] = (),
+    ) -> Attempt:
         saved = attempt.evolve({"version": attempt.version + 1})
         put = self._head_put(saved, attempt.version)
-        if account is None:
+        if account is None and not events:
             try:
                 self.client.put_item(**put)
             except ClientError as error:
                 if _conditional_failure(error):
                     raise VersionConflict("attempt changed") from error
                 raise
-        else:
-            self._transact([{"Put": put}, {"Put": self._account_put(attempt.student_id, account, new=False)}])
+            return saved
+        items = [{"Put": put}, *self._outbox_puts(events)]
+        if account is not None:
+            items.append({"Put": self._account_put(attempt.student_id, account, new=False)})
+        self._transact(items)
         return saved
 
     def save_account(self, student_id: str, account: ProviderAccount) -> None:
         self.client.put_item(**self._account_put(student_id, account, new=False))
 
-    def save_enrollment(self, attempt: Attempt, course_id: str, record: dict[str, Any]) -> Attempt:
+    def save_enrollment(
+        self,
+        attempt: Attempt,
+        course_id: str,
+        record: dict[str, Any],
+        *,
+        events: Sequence[DomainEvent] = (),
+    ) -> Attempt:
         saved = attempt.evolve({"version": attempt.version + 1})
         items = [
             {"Put": self._head_put(saved, attempt.version)},
@@ -324,6 +362,7 @@ class DynamoStore:
                     "ConditionExpression": "attribute_exists(PK)",
                 }
             },
+            *self._outbox_puts(events),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)

@@ -1,0 +1,269 @@
+"""The Store port in memory, with the DynamoDB store's guarantees: every attempt write is
+conditional on the version read, multi-item writes are all-or-nothing, and intents, aliases
+and enrollments are conditional puts. Roster data is loaded through the real roster loader
+(`exttests.roster_loader.build_items`) and decoded by the real item decoders, so both stores
+read a roster file the same way.
+
+Failure injection: `fail_next(method, error)` raises before the write (nothing stored);
+`crash_after(method)` stores, then raises SimulatedCrash (stored, caller never heard).
+`calls` counts round trips per method.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from exttests.adapters.dynamo import keys
+from exttests.adapters.dynamo.store import lesson_of, student_of
+from exttests.domain.attempt import Attempt
+from exttests.domain.events import DomainEvent
+from exttests.domain.models import ProviderAccount, ToolProvider
+from exttests.ports import Context, CourseMissing, DueAttempt, VersionConflict
+from exttests.roster_loader import build_items
+
+from .providers import SimulatedCrash
+
+Key = tuple[str, str]
+
+
+class InMemoryStore:
+    def __init__(self, roster: dict[str, Any] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._roster: dict[Key, dict[str, Any]] = {}
+        self._heads: dict[Key, Attempt] = {}  # (student, lesson) → HEAD
+        self._archive: dict[tuple[str, str, int], Attempt] = {}
+        self._due_index: dict[tuple[str, str, int | None], str] = {}  # the sparse index (head: None)
+        self._aliases: dict[str, tuple[str, str, int]] = {}
+        self.accounts: dict[tuple[str, ToolProvider], ProviderAccount] = {}
+        self.enrollments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.outbox: list[DomainEvent] = []
+        self.calls: Counter[str] = Counter()
+        self._failures: dict[str, deque[BaseException]] = defaultdict(deque)
+        self._crashes: Counter[str] = Counter()
+        if roster is not None:
+            self.load_roster(roster)
+
+    # --- test controls ---------------------------------------------------------------------------
+
+    def load_roster(self, roster: dict[str, Any]) -> None:
+        items, _ = build_items(roster)
+        with self._lock:
+            for item in items:
+                self._roster[(item[keys.PK]["S"], item[keys.SK]["S"])] = item
+
+    def remove_roster_item(self, key: dict[str, dict[str, str]]) -> None:
+        with self._lock:
+            self._roster.pop((key[keys.PK]["S"], key[keys.SK]["S"]), None)
+
+    def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
+        self._failures[method].extend([error] * times)
+
+    def crash_after(self, method: str, times: int = 1) -> None:
+        self._crashes[method] += times
+
+    def _enter(self, method: str) -> None:
+        self.calls[method] += 1
+        if self._failures[method]:
+            raise self._failures[method].popleft()
+
+    def _leave(self, method: str) -> None:
+        if self._crashes[method]:
+            self._crashes[method] -= 1
+            raise SimulatedCrash(f"crashed after {method}")
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def _roster_item(self, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+        return self._roster.get((key[keys.PK]["S"], key[keys.SK]["S"]))
+
+    def load_context(self, student_id: str, lesson_id: str) -> Context:
+        with self._lock:
+            self._enter("load_context")
+            return Context(
+                student=student_of(self._roster_item(keys.user(student_id))),
+                lesson=lesson_of(self._roster_item(keys.lesson(lesson_id))),
+                head=copy.deepcopy(self._heads.get((student_id, lesson_id))),
+                accounts={
+                    provider: copy.deepcopy(account)
+                    for (student, provider), account in self.accounts.items()
+                    if student == student_id
+                },
+            )
+
+    def get_head(self, student_id: str, lesson_id: str) -> Attempt | None:
+        with self._lock:
+            self._enter("get_head")
+            return copy.deepcopy(self._heads.get((student_id, lesson_id)))
+
+    def get_attempt(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
+        with self._lock:
+            self._enter("get_attempt")
+            head = self._heads.get((student_id, lesson_id))
+            if head is not None and head.attempt == attempt:
+                return copy.deepcopy(head)
+            return copy.deepcopy(self._archive.get((student_id, lesson_id, attempt)))
+
+    def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
+        with self._lock:
+            self._enter("find_track_course")
+            wanted = [keys.subject_track(subject, grade, org_id)] if org_id else []
+            wanted.append(keys.subject_track(subject, grade, None))
+            for key in wanted:
+                item = self._roster_item(key)
+                if item and item.get("courseId", {}).get("S"):
+                    return str(item["courseId"]["S"])
+            return None
+
+    def find_by_sourced_id(self, sourced_id: str) -> tuple[Context, Attempt] | None:
+        with self._lock:
+            self._enter("find_by_sourced_id")
+            alias = self._aliases.get(sourced_id)
+            if alias is None:
+                return None
+            student, lesson, number = alias
+            ctx = self.load_context(student, lesson)
+            attempt = ctx.head if ctx.head is not None and ctx.head.attempt == number else None
+            attempt = attempt or self.get_attempt(student, lesson, number)
+            return (ctx, attempt) if attempt is not None else None
+
+    def due_attempts(self, now: datetime, limit: int) -> list[DueAttempt]:
+        with self._lock:
+            self._enter("due_attempts")
+            due = sorted(
+                (when, student, lesson)
+                for (student, lesson, _), when in self._due_index.items()
+                if datetime.fromisoformat(when) <= now
+            )
+            return [
+                DueAttempt(student, lesson, datetime.fromisoformat(when))
+                for when, student, lesson in due[:limit]
+            ]
+
+    # --- writes (each one all-or-nothing) --------------------------------------------------------
+
+    def _index(self, attempt: Attempt, archived: bool) -> None:
+        slot = (attempt.student_id, attempt.lesson_id, attempt.attempt if archived else None)
+        if attempt.needs_workflow and attempt.due_at:
+            self._due_index[slot] = attempt.due_at
+        else:
+            self._due_index.pop(slot, None)
+
+    def _put_head(self, attempt: Attempt) -> None:
+        self._heads[(attempt.student_id, attempt.lesson_id)] = copy.deepcopy(attempt)
+        self._index(attempt, archived=False)
+
+    def _check_version(self, attempt: Attempt, expected: int | None) -> None:
+        head = self._heads.get((attempt.student_id, attempt.lesson_id))
+        if (head.version if head is not None else None) != expected:
+            raise VersionConflict("attempt changed")
+
+    def begin_attempt(
+        self, intent: Attempt, previous: Attempt | None, new_account: ProviderAccount | None
+    ) -> bool:
+        with self._lock:
+            self._enter("begin_attempt")
+            try:
+                self._check_version(intent, previous.version if previous else None)
+            except VersionConflict:
+                return False
+            if intent.sourced_id in self._aliases:
+                return False
+            if new_account is not None and (intent.student_id, new_account.provider) in self.accounts:
+                return False
+            self._put_head(intent)
+            self._aliases[intent.sourced_id] = (intent.student_id, intent.lesson_id, intent.attempt)
+            if previous is not None:
+                self._archive[(previous.student_id, previous.lesson_id, previous.attempt)] = copy.deepcopy(
+                    previous
+                )
+                self._index(previous, archived=True)
+            if new_account is not None:
+                self.accounts[(intent.student_id, new_account.provider)] = copy.deepcopy(new_account)
+            self._leave("begin_attempt")
+            return True
+
+    def abandon_attempt(self, intent: Attempt, previous: Attempt | None) -> None:
+        with self._lock:
+            self._enter("abandon_attempt")
+            try:
+                self._check_version(intent, intent.version)
+            except VersionConflict:
+                return  # someone took the intent over: theirs is the truth now
+            self._aliases.pop(intent.sourced_id, None)
+            key = (intent.student_id, intent.lesson_id)
+            if previous is None:
+                del self._heads[key]
+                self._due_index.pop((*key, None), None)
+            else:
+                self._put_head(previous.evolve({"version": intent.version + 1}))
+                self._archive.pop((*key, previous.attempt), None)
+                self._due_index.pop((*key, previous.attempt), None)
+            self._leave("abandon_attempt")
+
+    def save(
+        self,
+        attempt: Attempt,
+        *,
+        account: ProviderAccount | None = None,
+        events: Sequence[DomainEvent] = (),
+    ) -> Attempt:
+        with self._lock:
+            self._enter("save")
+            self._check_version(attempt, attempt.version)
+            saved = attempt.evolve({"version": attempt.version + 1})
+            self._put_head(saved)
+            if account is not None:
+                self.accounts[(attempt.student_id, account.provider)] = copy.deepcopy(account)
+            self.outbox.extend(events)
+            self._leave("save")
+            return copy.deepcopy(saved)
+
+    def save_account(self, student_id: str, account: ProviderAccount) -> None:
+        with self._lock:
+            self._enter("save_account")
+            self.accounts[(student_id, account.provider)] = copy.deepcopy(account)
+            self._leave("save_account")
+
+    def save_enrollment(
+        self,
+        attempt: Attempt,
+        course_id: str,
+        record: dict[str, Any],
+        *,
+        events: Sequence[DomainEvent] = (),
+    ) -> Attempt:
+        with self._lock:
+            self._enter("save_enrollment")
+            self._check_version(attempt, attempt.version)
+            if self._roster_item(keys.course(course_id)) is None:
+                raise CourseMissing(course_id)
+            saved = attempt.evolve({"version": attempt.version + 1})
+            self._put_head(saved)
+            self.enrollments.setdefault((attempt.student_id, course_id), copy.deepcopy(record))
+            self.outbox.extend(events)
+            self._leave("save_enrollment")
+            return copy.deepcopy(saved)
+
+    def touch_due(self, attempt: Attempt, due: datetime) -> None:
+        with self._lock:
+            self._enter("touch_due")
+            head = self._heads.get((attempt.student_id, attempt.lesson_id))
+            slot = (attempt.student_id, attempt.lesson_id, None)
+            if head is not None and head.version == attempt.version and slot in self._due_index:
+                self._due_index[slot] = due.isoformat()
+            self._leave("touch_due")
+
+    # --- what tests look at ------------------------------------------------------------------------
+
+    def head(self, student_id: str, lesson_id: str) -> Attempt | None:
+        with self._lock:
+            return copy.deepcopy(self._heads.get((student_id, lesson_id)))
+
+    def events_of(self, detail_type: str) -> list[DomainEvent]:
+        with self._lock:
+            return [e for e in self.outbox if e.detail_type == detail_type]

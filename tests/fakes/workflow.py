@@ -1,0 +1,47 @@
+"""A workflow that records starts (a repeated start of one execution is harmless, as in Step
+Functions), knows which executions are running and records the callbacks it is woken by."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from exttests.adapters.step_functions import execution_name
+from exttests.domain.attempt import Attempt
+from exttests.providers.base import WorkflowWait
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: dict[str, WorkflowWait] = {}  # execution name → how it waits
+        self.start_calls = 0
+        self.running: set[str] = set()
+        self.callbacks: list[tuple[str, dict[str, Any]]] = []
+        self.fail_starts = False  # Step Functions refuses (the sweeper must restart later)
+        self.refuse_callbacks = False  # the task token timed out or the service is unreachable
+
+    def start(self, attempt: Attempt, wait: WorkflowWait) -> str:
+        name = execution_name(attempt)
+        with self._lock:
+            self.start_calls += 1
+            if self.fail_starts:
+                raise ConnectionError("Step Functions is unavailable")
+            self.started.setdefault(name, wait)
+            self.running.add(name)
+        return name
+
+    def is_running(self, attempt: Attempt) -> bool:
+        with self._lock:
+            return execution_name(attempt) in self.running
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self.running.clear()
+
+    def complete_callback(self, task_token: str, output: dict[str, Any]) -> bool:
+        with self._lock:
+            if self.refuse_callbacks:
+                return False
+            self.callbacks.append((task_token, output))
+            return True
