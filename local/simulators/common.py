@@ -387,25 +387,6 @@ class SimulatorServer:
             return json_response({"message": "simulator bug: unhandled exception"}, 500)
 
 
-def faults_routes(server_ref: Callable[[], SimulatorServer]) -> list[Route]:
-    """`POST /_control/faults` and `GET /_control/faults`, shared by both simulators."""
-
-    def set_faults(request: Request) -> Response:
-        config = FaultConfig.from_json(read_json(request, control_error))
-        server = server_ref()
-        server.faults.configure(config)
-        log.info("%s: faults set to %s", server.name, config.to_json())
-        return json_response({"faults": server.faults.snapshot()})
-
-    def get_faults(request: Request) -> Response:
-        return json_response({"faults": server_ref().faults.snapshot()})
-
-    return [
-        Route("POST", "/_control/faults", set_faults, provider=False),
-        Route("GET", "/_control/faults", get_faults, provider=False),
-    ]
-
-
 def run_until_interrupted(server: SimulatorServer) -> None:
     """Foreground serving for `python -m ...`; Ctrl-C (or SIGTERM, e.g. from a container) stops cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
