@@ -11,6 +11,10 @@ provider routes (`_routes`) plus these control routes (no auth, no faults, not c
     POST /_control/reset          the simulator's `_reset_data`, and clears faults, call counts and
                                   the clock offset; issued tokens survive (a reset between tests
                                   must not log the service out)
+
+The simulator modules still look alike in places on purpose: the same import list from
+common.py, the `__init__(self, host, port, *, ...)` head, the `_routes` head and the
+`main()` tail. That is the shape every simulator has, not behaviour to share.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from local.simulators.common import (
     Route,
     SimulatorServer,
     control_error,
+    is_number,
     iso,
     json_response,
     read_json,
@@ -194,7 +199,7 @@ class Simulator:
     def _control_advance_clock(self, request: Request) -> Response:
         body = read_json(request, control_error)
         seconds = body.get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        if not is_number(seconds):
             raise control_error("seconds must be a number")
         self.clock.advance(seconds)
         return json_response({"now": iso(self.clock())})

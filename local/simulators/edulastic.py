@@ -43,6 +43,8 @@ from local.simulators.common import (
     JsonDict,
     Route,
     control_error,
+    is_int,
+    is_number,
     iso,
     json_response,
     read_json,
@@ -148,7 +150,7 @@ def _build_test(test_id: str, title: str, questions: list[dict[str, Any]]) -> Te
         if not isinstance(q, dict):
             raise control_error("each question must be an object")
         max_score = q.get("maxScore", 1)
-        if isinstance(max_score, bool) or not isinstance(max_score, int | float) or max_score <= 0:
+        if not is_number(max_score) or max_score <= 0:
             raise control_error("maxScore must be a positive number")
         built.append(
             Question(
@@ -633,7 +635,7 @@ class EdulasticSimulator(Simulator):
                 raise control_error(f"question {q.get('id', q.get('index'))!r} is not in the test")
             for key in ("score", "maxScore"):
                 value = q.get(key)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                if value is not None and not is_number(value):
                     raise control_error(f"{key} must be a number")
             parsed.append((match, q))
         return parsed
@@ -723,12 +725,12 @@ class EdulasticSimulator(Simulator):
         body = read_json(request, control_error)
         with self._lock:
             if "every" in body:
-                if isinstance(body["every"], bool) or not isinstance(body["every"], int) or body["every"] < 0:
+                if not is_int(body["every"]) or body["every"] < 0:
                     raise control_error("every must be a non-negative integer (0 = never)")
                 self._refresh_every = body["every"]
             if "graceSeconds" in body:
                 grace = body["graceSeconds"]
-                if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+                if not is_number(grace) or grace < 0:
                     raise control_error("graceSeconds must be a non-negative number")
                 self._grace = timedelta(seconds=grace)
             self._refresh_next = bool(body.get("next", True))

@@ -47,6 +47,8 @@ from local.simulators.common import (
     JsonDict,
     Route,
     control_error,
+    is_int,
+    is_number,
     iso,
     json_response,
     read_json,
@@ -245,9 +247,7 @@ class MasteryTrackSimulator(Simulator):
             raise _error(
                 400, "MISSING_PARAMETER", f"missing parameter(s): {', '.join(missing)}", {"missing": missing}
             )
-        if not body.get("timeback_id") and (
-            isinstance(body["grade_rank"], bool) or not isinstance(body["grade_rank"], int)
-        ):
+        if not body.get("timeback_id") and not is_int(body["grade_rank"]):
             raise _error(400, "INVALID_PARAMETER", "grade_rank must be an integer", {"field": "grade_rank"})
         email = str(body["student_email"]).strip().lower()
         if "@" not in email:
@@ -395,10 +395,10 @@ class MasteryTrackSimulator(Simulator):
         body = read_json(request, control_error)
         for key in ("totalQuestions", "correctQuestions"):
             value = body.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_int(value) or value < 0:
                 raise control_error(f"{key} must be a non-negative integer")
         score = body.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        if score is not None and not is_number(score):
             raise control_error("score must be a number")
         score_status = body.get("scoreStatus", "fully graded")
         if not isinstance(score_status, str):
@@ -452,7 +452,7 @@ class MasteryTrackSimulator(Simulator):
         missing = [k for k in ("timeback_id", "name", "subject", "grade_rank") if body.get(k) in (None, "")]
         if missing:
             raise control_error(f"missing: {', '.join(missing)}")
-        if isinstance(body["grade_rank"], bool) or not isinstance(body["grade_rank"], int):
+        if not is_int(body["grade_rank"]):
             raise control_error("grade_rank must be an integer")
         item = {
             "id": str(body.get("id") or f"inv-{body['timeback_id']}"),
