@@ -1,4 +1,4 @@
-"""Local stand-ins for the Edulastic and MasteryTrack APIs (see each module's docstring).
+"""Local stand-ins for the Edulastic, MasteryTrack and TimeBack platform APIs (see each module's docstring).
 
 The factories are imported lazily so `python -m local.simulators.edulastic` does not load
 the module twice (once via this package, once as __main__).
@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from local.simulators.edulastic import EdulasticSimulator, create_edulastic_simulator
     from local.simulators.mastery_track import MasteryTrackSimulator, create_mastery_track_simulator
+    from local.simulators.timeback import TimeBackSimulator, create_timeback_simulator
 
 __all__ = [
     "EdulasticSimulator",
     "MasteryTrackSimulator",
+    "TimeBackSimulator",
     "create_edulastic_simulator",
     "create_mastery_track_simulator",
+    "create_timeback_simulator",
 ]
 
 
@@ -29,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from local.simulators import mastery_track
 
         return getattr(mastery_track, name)
+    if name in ("TimeBackSimulator", "create_timeback_simulator"):
+        from local.simulators import timeback
+
+        return getattr(timeback, name)
     raise AttributeError(name)

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -116,16 +116,25 @@ def control_error(message: str, status: int = 400) -> HttpError:
     return HttpError(status, {"error": message})
 
 
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An int or float; JSON booleans are not numbers here, though bool subclasses int."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _rate(body: JsonDict, key: str) -> float:
     value = body.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise control_error(f"{key} must be a number between 0 and 1")
     return float(value)
 
 
 def _number(body: JsonDict, key: str, default: float) -> float:
     value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if not is_number(value) or value < 0:
         raise control_error(f"{key} must be a non-negative number")
     return float(value)
 
@@ -158,7 +167,7 @@ class FaultConfig:
         if not isinstance(outage, bool):
             raise control_error("outage must be a boolean")
         seed = body.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and not is_int(seed):
             raise control_error("seed must be an integer")
         routes = body.get("routes")
         if routes is not None and (
@@ -166,7 +175,7 @@ class FaultConfig:
         ):
             raise control_error("routes must be a list of 'METHOD /path-template' strings")
         times = body.get("times")
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
+        if times is not None and (not is_int(times) or times < 0):
             raise control_error("times must be a non-negative integer")
         return cls(
             error_rate=_rate(body, "errorRate"),
@@ -385,25 +394,6 @@ class SimulatorServer:
         except Exception:
             log.exception("%s: handler for %s %s failed", self.name, route.method, route.template)
             return json_response({"message": "simulator bug: unhandled exception"}, 500)
-
-
-def faults_routes(server_ref: Callable[[], SimulatorServer]) -> list[Route]:
-    """`POST /_control/faults` and `GET /_control/faults`, shared by both simulators."""
-
-    def set_faults(request: Request) -> Response:
-        config = FaultConfig.from_json(read_json(request, control_error))
-        server = server_ref()
-        server.faults.configure(config)
-        log.info("%s: faults set to %s", server.name, config.to_json())
-        return json_response({"faults": server.faults.snapshot()})
-
-    def get_faults(request: Request) -> Response:
-        return json_response({"faults": server_ref().faults.snapshot()})
-
-    return [
-        Route("POST", "/_control/faults", set_faults, provider=False),
-        Route("GET", "/_control/faults", get_faults, provider=False),
-    ]
 
 
 def run_until_interrupted(server: SimulatorServer) -> None:

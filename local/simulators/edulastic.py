@@ -11,12 +11,10 @@ control routes live under `/_control` at the root and need no auth:
                                    "skipped"?: false, "feedback"?: "text"}]}  -> {"testActivityId"}
     POST /_control/grade          {"assignmentId", "email", "graded"?: "GRADED", "questions"?: [...]}
     POST /_control/token-refresh  {"next"?: true, "every"?: 50, "graceSeconds"?: 300}
-    POST /_control/expire-tokens  {}  every issued token stops working (clients must log in again)
-    POST /_control/faults         see common.py;  GET /_control/faults
     GET  /_control/state          {"assignments", "users", "testActivities", "questionActivities",
-                                   "tests", "calls", "faults"}
-    POST /_control/reset          clears faults, assignments, activities, users, call counts; keeps tests
-                                  and issued tokens (a reset between tests must not log the service out)
+                                   "tests", "calls", "faults", "now"}
+    POST /_control/reset          clears assignments, activities and users; keeps tests
+    expire-tokens, advance-clock, faults, and what reset also clears: see base.py
 
 `calls` counts every request that reached a provider route (faulted and rejected ones
 too), keyed by "METHOD /template" relative to `.url`, e.g. "POST /assignments/v2/assign".
@@ -31,7 +29,6 @@ import copy
 import logging
 import os
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,15 +36,15 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from local.simulators.base import Simulator
 from local.simulators.common import (
-    AdjustableClock,
     Clock,
     HttpError,
     JsonDict,
     Route,
-    SimulatorServer,
     control_error,
-    faults_routes,
+    is_int,
+    is_number,
     iso,
     json_response,
     read_json,
@@ -87,6 +84,7 @@ _TEST_TITLES = {
     "edu-test-ela-unit-3": "ELA Unit 3 Test",
 }
 
+TOKEN_PREFIX = "edu."
 STATUS_STARTED, STATUS_SUBMITTED, STATUS_ABSENT = 0, 1, 2
 GRADED_VALUES = ("GRADED", "IN GRADING")
 
@@ -152,7 +150,7 @@ def _build_test(test_id: str, title: str, questions: list[dict[str, Any]]) -> Te
         if not isinstance(q, dict):
             raise control_error("each question must be an object")
         max_score = q.get("maxScore", 1)
-        if isinstance(max_score, bool) or not isinstance(max_score, int | float) or max_score <= 0:
+        if not is_number(max_score) or max_score <= 0:
             raise control_error("maxScore must be a positive number")
         built.append(
             Question(
@@ -170,16 +168,34 @@ def _build_test(test_id: str, title: str, questions: list[dict[str, Any]]) -> Te
     return TestDef(test_id, title, tuple(built))
 
 
+@dataclass(frozen=True)
+class _Grading:
+    """A finish or grade control request resolved against the state."""
+
+    graded: str
+    assignment: JsonDict
+    user: User
+    test: TestDef
+    group: str
+    questions: list[tuple[Question, JsonDict]]
+    activity: JsonDict | None  # the student's latest attempt, if any
+
+
 def _num(value: Any) -> int | float:
     """Whole numbers as ints so JSON shows 2, not 2.0, as the real API does."""
     return int(value) if float(value).is_integer() else float(value)
 
 
-class EdulasticSimulator:
+class EdulasticSimulator(Simulator):
+    """A bound (not yet serving) simulator; call `.start()` to serve on a background thread.
+
+    `tests` maps testId -> [{"id"?, "title"?, "maxScore", "type"?}]; None loads the defaults.
+    """
+
     def __init__(
         self,
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
         username: str,
         password: str,
@@ -192,19 +208,12 @@ class EdulasticSimulator:
         self._password = password
         self.class_id = class_id
         self.class_code = class_code
-        self.clock = AdjustableClock(clock)
-        self._lock = threading.RLock()
         self._tests: dict[str, TestDef] = {}
         for test_id, questions in (DEFAULT_TESTS if tests is None else tests).items():
             self._tests[test_id] = _build_test(test_id, _TEST_TITLES.get(test_id, test_id), questions)
-        # token -> expiry (None = until expire-tokens); replaced tokens get a grace expiry.
-        self._tokens: dict[str, datetime | None] = {}
-        self._auth_calls = 0
         self._refresh_every = 50
-        self._refresh_next = False
         self._grace = timedelta(seconds=300)
-        self._reset_data()
-        self.server = SimulatorServer("edulastic", host, port, "/api", self._routes())
+        super().__init__("edulastic", host, port, "/api", clock)
 
     def _reset_data(self) -> None:
         self._users: dict[str, User] = {}
@@ -215,62 +224,22 @@ class EdulasticSimulator:
         self._auth_calls = 0
         self._refresh_next = False
 
-    # -- public surface -------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"{self.server.base_url}/api"
-
-    @property
-    def app_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def faults(self) -> Any:
-        return self.server.faults
-
-    @property
-    def state(self) -> JsonDict:
-        return self.snapshot()
-
-    def start(self) -> EdulasticSimulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> EdulasticSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def test_url(self, assignment_id: str) -> str:
         return f"{self.app_url}/home/group/{self.class_id}/assignment/{assignment_id}"
 
-    def snapshot(self) -> JsonDict:
-        with self._lock:
-            codes = {self.class_id: self.class_code}
-            users = []
-            for u in self._users.values():
-                # Tests check the password the service handed to the student; never logged.
-                users.append({**u.public(codes), "password": u.password, "classIds": sorted(u.class_ids)})
-            return copy.deepcopy(
-                {
-                    "assignments": list(self._assignments.values()),
-                    "users": users,
-                    "testActivities": list(self._utas.values()),
-                    "questionActivities": list(self._uqas.values()),
-                    "tests": sorted(self._tests),
-                    "calls": self.server.calls(),
-                    "faults": self.server.faults.snapshot(),
-                }
-            )
+    def _state(self, now: datetime) -> JsonDict:
+        codes = {self.class_id: self.class_code}
+        users = []
+        for u in self._users.values():
+            # Tests check the password the service handed to the student; never logged.
+            users.append({**u.public(codes), "password": u.password, "classIds": sorted(u.class_ids)})
+        return {
+            "assignments": list(self._assignments.values()),
+            "users": users,
+            "testActivities": list(self._utas.values()),
+            "questionActivities": list(self._uqas.values()),
+            "tests": sorted(self._tests),
+        }
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -295,51 +264,27 @@ class EdulasticSimulator:
             Route("POST", "/_control/finish", self._control_finish, False),
             Route("POST", "/_control/grade", self._control_grade, False),
             Route("POST", "/_control/token-refresh", self._control_token_refresh, False),
-            Route("POST", "/_control/expire-tokens", self._control_expire_tokens, False),
-            Route("GET", "/_control/state", self._control_state, False),
-            Route("POST", "/_control/reset", self._control_reset, False),
-            *faults_routes(lambda: self.server),
         ]
 
-    def _authed(self, handler: Any) -> Any:
-        def wrapper(request: Request, **kwargs: Any) -> Response:
-            refreshed = self._check_token(request.headers.get("Authorization", ""))
-            response: Response = handler(request, **kwargs)
-            if refreshed:
-                response.headers["x-token-refresh"] = refreshed
-            return response
-
-        return wrapper
-
-    def _check_token(self, header: str) -> str | None:
-        """Validates the raw token; returns a replacement token when this call rotates it."""
-        token = header.strip()
+    def _authenticate(self, request: Request) -> dict[str, str]:
+        """Validates the raw token; hands out a replacement token when this call rotates it."""
+        token = request.headers.get("Authorization", "").strip()
         with self._lock:
             now = self.clock()
-            expiry = self._tokens.get(token, now)
-            if token not in self._tokens or (expiry is not None and expiry <= now):
+            if not self.tokens.valid(token, now):
                 # A "Bearer " prefix is a client bug worth a clear message.
                 hint = " (send the raw token, without 'Bearer')" if token.startswith("Bearer ") else ""
                 raise _error(401, f"invalid or expired token{hint}")
             self._auth_calls += 1
             due = self._refresh_every > 0 and self._auth_calls % self._refresh_every == 0
             if not (due or self._refresh_next):
-                return None
+                return {}
             self._refresh_next = False
-            new_token = self._issue_token()
+            new_token = self.tokens.issue(now, None, TOKEN_PREFIX)
             # The old token keeps working for a grace period, as sessions do in flight.
-            old_expiry = self._tokens.get(token)
-            if old_expiry is None or old_expiry > now + self._grace:
-                self._tokens[token] = now + self._grace
+            self.tokens.limit(token, now + self._grace)
             log.info("edulastic: rotated a service token via x-token-refresh")
-            return new_token
-
-    def _issue_token(self) -> str:
-        token = "edu." + secrets.token_urlsafe(24)
-        self._tokens[token] = None
-        return token
-
-    # -- provider routes -------------------------------------------------------------------
+            return {"x-token-refresh": new_token}
 
     def _login(self, request: Request) -> Response:
         body = read_json(request, _bad_request)
@@ -352,7 +297,7 @@ class EdulasticSimulator:
             log.info("edulastic: login rejected")
             raise _error(401, "Invalid username or password")
         with self._lock:
-            token = self._issue_token()
+            token = self.tokens.issue(self.clock(), None, TOKEN_PREFIX)
         return json_response(
             {
                 "result": {
@@ -648,7 +593,11 @@ class EdulasticSimulator:
         ]
         return max(attempts, key=lambda u: u["number"]) if attempts else None
 
-    def _resolve(self, body: JsonDict) -> tuple[JsonDict, User, TestDef, str]:
+    def _resolve(self, body: JsonDict) -> _Grading:
+        """A finish/grade control body checked against the state; called under the lock."""
+        graded = body.get("graded", "GRADED")
+        if graded not in GRADED_VALUES:
+            raise control_error(f"graded must be one of {GRADED_VALUES}")
         assignment = self._assignments.get(str(body.get("assignmentId")))
         if assignment is None:
             raise control_error("unknown assignmentId", 404)
@@ -658,7 +607,16 @@ class EdulasticSimulator:
         group = next((c["_id"] for c in assignment["class"] if user_id in c["students"]), None)
         if group is None:
             raise control_error("the student is not part of this assignment", 409)
-        return assignment, self._users[user_id], self._tests[assignment["testId"]], group
+        test = self._tests[assignment["testId"]]
+        return _Grading(
+            graded=graded,
+            assignment=assignment,
+            user=self._users[user_id],
+            test=test,
+            group=group,
+            questions=self._parse_questions(body.get("questions"), test),
+            activity=self._find_uta(assignment["_id"], user_id),
+        )
 
     def _parse_questions(self, raw: Any, test: TestDef) -> list[tuple[Question, JsonDict]]:
         if raw is None:
@@ -677,7 +635,7 @@ class EdulasticSimulator:
                 raise control_error(f"question {q.get('id', q.get('index'))!r} is not in the test")
             for key in ("score", "maxScore"):
                 value = q.get(key)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                if value is not None and not is_number(value):
                     raise control_error(f"{key} must be a number")
             parsed.append((match, q))
         return parsed
@@ -718,73 +676,61 @@ class EdulasticSimulator:
             uqa["feedback"] = existing["feedback"]
         self._uqas[key] = uqa
 
-    def _recompute(self, uta: JsonDict) -> None:
+    def _grade(self, uta: JsonDict, grading: _Grading) -> str:
+        """Applies the grading to the attempt and returns its id; called under the lock."""
+        uta["graded"] = grading.graded
+        for question, spec in grading.questions:
+            self._apply_question(uta, question, spec)
         scores = [q["score"] for q in self._uqas.values() if q["testActivityId"] == uta["_id"]]
         uta["score"] = _num(sum(scores))
+        return str(uta["_id"])
 
     def _control_finish(self, request: Request) -> Response:
         body = read_json(request, control_error)
-        graded = body.get("graded", "GRADED")
-        if graded not in GRADED_VALUES:
-            raise control_error(f"graded must be one of {GRADED_VALUES}")
         with self._lock:
-            assignment, user, test, group = self._resolve(body)
-            questions = self._parse_questions(body.get("questions"), test)
-            uta = self._find_uta(assignment["_id"], user.id)
+            grading = self._resolve(body)
+            uta = grading.activity
             now = iso(self.clock())
             if uta is None:
                 uta = {
                     "_id": uuid.uuid4().hex[:24],
-                    "userId": user.id,
-                    "assignmentId": assignment["_id"],
-                    "groupId": group,
-                    "testId": test.id,
+                    "userId": grading.user.id,
+                    "assignmentId": grading.assignment["_id"],
+                    "groupId": grading.group,
+                    "testId": grading.test.id,
                     "number": 1,
                     "startDate": now,
                     "score": 0,
-                    "maxScore": _num(test.max_score),
+                    "maxScore": _num(grading.test.max_score),
                 }
                 self._utas[uta["_id"]] = uta
             submitted = bool(body.get("submitted", True))
             uta["status"] = STATUS_SUBMITTED if submitted else STATUS_STARTED
-            uta["graded"] = graded
             if submitted:
                 uta["endDate"] = now
-            for question, spec in questions:
-                self._apply_question(uta, question, spec)
-            self._recompute(uta)
-            uta_id = uta["_id"]
-        log.info("edulastic: control finish on assignment %s", assignment["_id"])
+            uta_id = self._grade(uta, grading)
+        log.info("edulastic: control finish on assignment %s", grading.assignment["_id"])
         return json_response({"testActivityId": uta_id})
 
     def _control_grade(self, request: Request) -> Response:
         body = read_json(request, control_error)
-        graded = body.get("graded", "GRADED")
-        if graded not in GRADED_VALUES:
-            raise control_error(f"graded must be one of {GRADED_VALUES}")
         with self._lock:
-            assignment, user, test, _ = self._resolve(body)
-            questions = self._parse_questions(body.get("questions"), test)
-            uta = self._find_uta(assignment["_id"], user.id)
-            if uta is None:
+            grading = self._resolve(body)
+            if grading.activity is None:
                 raise control_error("the student has no test activity on this assignment; finish first", 409)
-            uta["graded"] = graded
-            for question, spec in questions:
-                self._apply_question(uta, question, spec)
-            self._recompute(uta)
-            uta_id = uta["_id"]
+            uta_id = self._grade(grading.activity, grading)
         return json_response({"testActivityId": uta_id})
 
     def _control_token_refresh(self, request: Request) -> Response:
         body = read_json(request, control_error)
         with self._lock:
             if "every" in body:
-                if isinstance(body["every"], bool) or not isinstance(body["every"], int) or body["every"] < 0:
+                if not is_int(body["every"]) or body["every"] < 0:
                     raise control_error("every must be a non-negative integer (0 = never)")
                 self._refresh_every = body["every"]
             if "graceSeconds" in body:
                 grace = body["graceSeconds"]
-                if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+                if not is_number(grace) or grace < 0:
                     raise control_error("graceSeconds must be a non-negative number")
                 self._grace = timedelta(seconds=grace)
             self._refresh_next = bool(body.get("next", True))
@@ -796,49 +742,9 @@ class EdulasticSimulator:
                 }
             )
 
-    def _control_expire_tokens(self, request: Request) -> Response:
-        with self._lock:
-            count = len(self._tokens)
-            self._tokens.clear()
-        return json_response({"expired": count})
 
-    def _control_state(self, request: Request) -> Response:
-        return json_response(self.snapshot())
-
-    def _control_reset(self, request: Request) -> Response:
-        with self._lock:
-            self._reset_data()
-            self.server.faults.reset()
-            self.server.reset_calls()
-        log.info("edulastic: state reset")
-        return json_response({"reset": True})
-
-
-def create_edulastic_simulator(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    username: str,
-    password: str,
-    class_id: str,
-    class_code: str,
-    tests: dict[str, list[dict[str, Any]]] | None = None,
-    clock: Clock | None = None,
-) -> EdulasticSimulator:
-    """A bound (not yet serving) simulator; call `.start()` to serve on a background thread.
-
-    `tests` maps testId -> [{"id"?, "title"?, "maxScore", "type"?}]; None loads the defaults.
-    """
-    return EdulasticSimulator(
-        host,
-        port,
-        username=username,
-        password=password,
-        class_id=class_id,
-        class_code=class_code,
-        tests=tests,
-        clock=clock,
-    )
+# The name the local stack and tests build it by; the class takes exactly the factory's arguments.
+create_edulastic_simulator = EdulasticSimulator
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,13 +9,12 @@ base); control routes live under `/_control` at the root and need no auth:
                                    "writeBack"?: true}
                                   -> {"assignment", "writeBack": {"status", "body", "attempts"} | null}
     POST /_control/inventory      {"timeback_id", "name", "subject", "grade", "grade_rank", "supported"?}
-    POST /_control/expire-tokens  {}  every issued JWT stops working
     POST /_control/advance-clock  {"seconds"}  moves the simulator clock (JWT 1 h, assignments 30 days)
-    POST /_control/faults         see common.py;  GET /_control/faults
     GET  /_control/state          {"assignments", "invalidations", "students", "writeBacks", "calls",
                                    "faults", "now"}
-    POST /_control/reset          clears faults, assignments, invalidations, students, write-backs,
-                                  call counts and the clock offset; keeps the inventory and issued JWTs
+    POST /_control/reset          clears assignments, invalidations, students and write-backs; keeps
+                                  the inventory
+    expire-tokens, faults, and what reset also clears: see base.py
 
 Write-back (on finish): the simulator gets a token from `token_url` (client credentials,
 HTTP Basic, form `grant_type=client_credentials`) and PUTs the OneRoster AssessmentResult
@@ -41,15 +40,15 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
+from local.simulators.base import Simulator
 from local.simulators.common import (
-    AdjustableClock,
     Clock,
     HttpError,
     JsonDict,
     Route,
-    SimulatorServer,
     control_error,
-    faults_routes,
+    is_int,
+    is_number,
     iso,
     json_response,
     read_json,
@@ -109,11 +108,13 @@ def _default_inventory() -> list[JsonDict]:
     return items
 
 
-class MasteryTrackSimulator:
+class MasteryTrackSimulator(Simulator):
+    """A bound (not yet serving) simulator; call `.start()` to serve on a background thread."""
+
     def __init__(
         self,
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
         api_key: str,
         api_email: str,
@@ -131,16 +132,12 @@ class MasteryTrackSimulator:
         self._client_id = client_id
         self._client_secret = client_secret
         self.stage = stage.strip("/")
-        self.clock = AdjustableClock(clock)
-        self._lock = threading.RLock()
-        self._jwts: dict[str, datetime] = {}
         self._inventory = _default_inventory()
         # The write-back token is cached like a real client would, under its own lock.
         self._wb_lock = threading.Lock()
         self._wb_token: tuple[str, float] | None = None
         self._http = requests.Session()
-        self._reset_data()
-        self.server = SimulatorServer("mastery-track", host, port, f"/{self.stage}", self._routes())
+        super().__init__("mastery-track", host, port, f"/{self.stage}", clock)
 
     def _reset_data(self) -> None:
         self._assignments: dict[str, JsonDict] = {}
@@ -148,56 +145,17 @@ class MasteryTrackSimulator:
         self._students: dict[str, JsonDict] = {}
         self._writebacks: list[JsonDict] = []
 
-    # -- public surface -------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"{self.server.base_url}/{self.stage}"
-
-    @property
-    def app_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def faults(self) -> Any:
-        return self.server.faults
-
-    @property
-    def state(self) -> JsonDict:
-        return self.snapshot()
-
-    def start(self) -> MasteryTrackSimulator:
-        self.server.start()
-        return self
-
     def stop(self) -> None:
-        self.server.stop()
+        super().stop()
         self._http.close()
 
-    def __enter__(self) -> MasteryTrackSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def snapshot(self) -> JsonDict:
-        with self._lock:
-            now = self.clock()
-            return copy.deepcopy(
-                {
-                    "assignments": [self._view(a, now) for a in self._assignments.values()],
-                    "invalidations": self._invalidations,
-                    "students": list(self._students.values()),
-                    "writeBacks": self._writebacks,
-                    "calls": self.server.calls(),
-                    "faults": self.server.faults.snapshot(),
-                    "now": iso(now),
-                }
-            )
+    def _state(self, now: datetime) -> JsonDict:
+        return {
+            "assignments": [self._view(a, now) for a in self._assignments.values()],
+            "invalidations": self._invalidations,
+            "students": list(self._students.values()),
+            "writeBacks": self._writebacks,
+        }
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -211,26 +169,12 @@ class MasteryTrackSimulator:
             Route("GET", "/take/{assignmentId}", self._student_page, False),
             Route("POST", "/_control/finish", self._control_finish, False),
             Route("POST", "/_control/inventory", self._control_inventory, False),
-            Route("POST", "/_control/expire-tokens", self._control_expire_tokens, False),
-            Route("POST", "/_control/advance-clock", self._control_advance_clock, False),
-            Route("GET", "/_control/state", self._control_state, False),
-            Route("POST", "/_control/reset", self._control_reset, False),
-            *faults_routes(lambda: self.server),
         ]
 
-    def _authed(self, handler: Any) -> Any:
-        def wrapper(request: Request, **kwargs: Any) -> Response:
-            header = request.headers.get("X-Auth-Token", "")
-            scheme, _, jwt = header.partition(" ")
-            with self._lock:
-                expiry = self._jwts.get(jwt.strip()) if scheme == "Bearer" else None
-                valid = expiry is not None and expiry > self.clock()
-            if not valid:
-                raise _error(401, "UNAUTHORIZED", "missing, invalid or expired X-Auth-Token")
-            response: Response = handler(request, **kwargs)
-            return response
-
-        return wrapper
+    def _authenticate(self, request: Request) -> dict[str, str]:
+        if not self._bearer_valid(request.headers.get("X-Auth-Token", "")):
+            raise _error(401, "UNAUTHORIZED", "missing, invalid or expired X-Auth-Token")
+        return {}
 
     # -- provider routes -------------------------------------------------------------------
 
@@ -245,12 +189,8 @@ class MasteryTrackSimulator:
             raise _error(400, "MISSING_PARAMETER", "email is required", {"missing": ["email"]})
         if email.strip().lower() != self._api_email:
             raise _error(401, "UNAUTHORIZED", "email is not a registered API user")
-        jwt = secrets.token_urlsafe(32)
         with self._lock:
-            now = self.clock()
-            # Drop long-dead tokens so a long local run does not grow without bound.
-            self._jwts = {t: exp for t, exp in self._jwts.items() if exp > now - JWT_TTL}
-            self._jwts[jwt] = now + JWT_TTL
+            jwt = self.tokens.issue(self.clock(), JWT_TTL)
         return json_response({"success": True, "jwt": jwt})
 
     def _inventory_search(self, request: Request) -> Response:
@@ -307,9 +247,7 @@ class MasteryTrackSimulator:
             raise _error(
                 400, "MISSING_PARAMETER", f"missing parameter(s): {', '.join(missing)}", {"missing": missing}
             )
-        if not body.get("timeback_id") and (
-            isinstance(body["grade_rank"], bool) or not isinstance(body["grade_rank"], int)
-        ):
+        if not body.get("timeback_id") and not is_int(body["grade_rank"]):
             raise _error(400, "INVALID_PARAMETER", "grade_rank must be an integer", {"field": "grade_rank"})
         email = str(body["student_email"]).strip().lower()
         if "@" not in email:
@@ -457,10 +395,10 @@ class MasteryTrackSimulator:
         body = read_json(request, control_error)
         for key in ("totalQuestions", "correctQuestions"):
             value = body.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_int(value) or value < 0:
                 raise control_error(f"{key} must be a non-negative integer")
         score = body.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        if score is not None and not is_number(score):
             raise control_error("score must be a number")
         score_status = body.get("scoreStatus", "fully graded")
         if not isinstance(score_status, str):
@@ -514,7 +452,7 @@ class MasteryTrackSimulator:
         missing = [k for k in ("timeback_id", "name", "subject", "grade_rank") if body.get(k) in (None, "")]
         if missing:
             raise control_error(f"missing: {', '.join(missing)}")
-        if isinstance(body["grade_rank"], bool) or not isinstance(body["grade_rank"], int):
+        if not is_int(body["grade_rank"]):
             raise control_error("grade_rank must be an integer")
         item = {
             "id": str(body.get("id") or f"inv-{body['timeback_id']}"),
@@ -530,59 +468,9 @@ class MasteryTrackSimulator:
             self._inventory = [i for i in self._inventory if i["timeback_id"] != item["timeback_id"]] + [item]
         return json_response({"item": item})
 
-    def _control_expire_tokens(self, request: Request) -> Response:
-        with self._lock:
-            count = len(self._jwts)
-            self._jwts.clear()
-        return json_response({"expired": count})
 
-    def _control_advance_clock(self, request: Request) -> Response:
-        body = read_json(request, control_error)
-        seconds = body.get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise control_error("seconds must be a number")
-        self.clock.advance(seconds)
-        return json_response({"now": iso(self.clock())})
-
-    def _control_state(self, request: Request) -> Response:
-        return json_response(self.snapshot())
-
-    def _control_reset(self, request: Request) -> Response:
-        with self._lock:
-            self._reset_data()
-            self.clock.reset()
-            self.server.faults.reset()
-            self.server.reset_calls()
-        log.info("mastery-track: state reset")
-        return json_response({"reset": True})
-
-
-def create_mastery_track_simulator(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    api_key: str,
-    api_email: str,
-    writeback_base_url: str | None,
-    token_url: str | None,
-    client_id: str | None,
-    client_secret: str | None,
-    stage: str = "prod",
-    clock: Clock | None = None,
-) -> MasteryTrackSimulator:
-    """A bound (not yet serving) simulator; call `.start()` to serve on a background thread."""
-    return MasteryTrackSimulator(
-        host,
-        port,
-        api_key=api_key,
-        api_email=api_email,
-        writeback_base_url=writeback_base_url,
-        token_url=token_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        stage=stage,
-        clock=clock,
-    )
+# The name the local stack and tests build it by; the class takes exactly the factory's arguments.
+create_mastery_track_simulator = MasteryTrackSimulator
 
 
 def main(argv: list[str] | None = None) -> None:
