@@ -29,7 +29,7 @@ def run_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
         waits = [int(w) for w in event.get("waits") or []]
         return tasks.poll(deps, student, lesson, attempt, int(event.get("step") or 0), waits)
     if task == "enroll":
-        return tasks.enroll(deps, student, lesson, attempt)
+        return tasks.enroll(deps, student, lesson, attempt, int(event.get("step") or 0))
     if task == "register_callback":
         return tasks.register_callback(deps, student, lesson, attempt, str(event["taskToken"]))
     if task == "record_failure":

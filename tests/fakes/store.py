@@ -12,9 +12,11 @@ Failure injection: `fail_next(method, error)` raises before the write (nothing s
 from __future__ import annotations
 
 import copy
+import json
 import threading
+import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +25,19 @@ from exttests.adapters.dynamo.store import lesson_of, student_of
 from exttests.domain.attempt import Attempt
 from exttests.domain.events import DomainEvent
 from exttests.domain.models import ProviderAccount, ToolProvider
-from exttests.ports import Context, CourseMissing, DueAttempt, VersionConflict
+from exttests.errors import Busy
+from exttests.ports import (
+    CachedDocument,
+    ClaimStatus,
+    Context,
+    CourseMissing,
+    DueAttempt,
+    EnrollmentClaim,
+    VersionConflict,
+)
 from exttests.roster_loader import build_items
+
+from tests.event_schemas import assert_valid_detail
 
 from .providers import SimulatedCrash
 
@@ -32,7 +45,18 @@ Key = tuple[str, str]
 
 
 class InMemoryStore:
-    def __init__(self, roster: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        roster: dict[str, Any] | None = None,
+        *,
+        roster_cache: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.roster_cache = roster_cache
+        self._clock = clock
+        self.cache: dict[tuple[str, str], CachedDocument] = {}
+        self.claims: dict[tuple[str, str], tuple[str, float]] = {}  # (student, course) → (holder, until)
+        self.claimed_before: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._roster: dict[Key, dict[str, Any]] = {}
         self._heads: dict[Key, Attempt] = {}  # (student, lesson) → HEAD
@@ -71,6 +95,11 @@ class InMemoryStore:
         if self._failures[method]:
             raise self._failures[method].popleft()
 
+    def _append_events(self, events: Sequence[DomainEvent]) -> None:
+        for event in events:  # every event any use-case test produces is checked against its schema
+            assert_valid_detail(event.detail_type.value, event.detail)
+        self.outbox.extend(events)
+
     def _leave(self, method: str) -> None:
         if self._crashes[method]:
             self._crashes[method] -= 1
@@ -81,12 +110,28 @@ class InMemoryStore:
     def _roster_item(self, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
         return self._roster.get((key[keys.PK]["S"], key[keys.SK]["S"]))
 
+    def _cached_item(self, kind: str, object_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """The cache entry as a table item (for the shared decoders), and whether it is fresh."""
+        entry = self.cache.get((kind, object_id))
+        if entry is None or entry.fresh_until <= self._clock():
+            return None, False
+        return {keys.DOC: {"S": json.dumps(entry.doc)}}, True
+
     def load_context(self, student_id: str, lesson_id: str) -> Context:
         with self._lock:
             self._enter("load_context")
+            stale: set[str] = set()
+            if self.roster_cache:
+                user_item, user_fresh = self._cached_item("student", student_id)
+                lesson_item, lesson_fresh = self._cached_item("lesson", lesson_id)
+                stale = {kind for kind, fresh in (("student", user_fresh), ("lesson", lesson_fresh)) if not fresh}
+            else:
+                user_item = self._roster_item(keys.user(student_id))
+                lesson_item = self._roster_item(keys.lesson(lesson_id))
             return Context(
-                student=student_of(self._roster_item(keys.user(student_id))),
-                lesson=lesson_of(self._roster_item(keys.lesson(lesson_id))),
+                stale=frozenset(stale),
+                student=student_of(user_item),
+                lesson=lesson_of(lesson_item),
                 head=copy.deepcopy(self._heads.get((student_id, lesson_id))),
                 accounts={
                     provider: copy.deepcopy(account)
@@ -219,7 +264,7 @@ class InMemoryStore:
             self._put_head(saved)
             if account is not None:
                 self.accounts[(attempt.student_id, account.provider)] = copy.deepcopy(account)
-            self.outbox.extend(events)
+            self._append_events(events)
             self._leave("save")
             return copy.deepcopy(saved)
 
@@ -236,18 +281,59 @@ class InMemoryStore:
         record: dict[str, Any],
         *,
         events: Sequence[DomainEvent] = (),
+        claim_holder: str | None = None,
     ) -> Attempt:
         with self._lock:
             self._enter("save_enrollment")
             self._check_version(attempt, attempt.version)
-            if self._roster_item(keys.course(course_id)) is None:
-                raise CourseMissing(course_id)
+            key = (attempt.student_id, course_id)
+            if claim_holder is None:
+                if self._roster_item(keys.course(course_id)) is None:
+                    raise CourseMissing(course_id)
+                self.enrollments.setdefault(key, copy.deepcopy(record))
+            else:
+                if self.claims.get(key, ("", 0.0))[0] != claim_holder:
+                    raise Busy("the enrollment was taken over by another request", retry_after=5)
+                self.claims.pop(key)
+                self.enrollments[key] = copy.deepcopy(record)
             saved = attempt.evolve({"version": attempt.version + 1})
             self._put_head(saved)
-            self.enrollments.setdefault((attempt.student_id, course_id), copy.deepcopy(record))
-            self.outbox.extend(events)
+            self._append_events(events)
             self._leave("save_enrollment")
             return copy.deepcopy(saved)
+
+    def claim_enrollment(self, student_id: str, course_id: str, holder: str, until: float) -> EnrollmentClaim:
+        with self._lock:
+            self._enter("claim_enrollment")
+            key = (student_id, course_id)
+            if key in self.enrollments:
+                return EnrollmentClaim(ClaimStatus.ENROLLED, record=copy.deepcopy(self.enrollments[key]))
+            current = self.claims.get(key)
+            if current is not None and current[0] != holder and current[1] >= self._clock():
+                return EnrollmentClaim(ClaimStatus.BUSY)
+            self.claims[key] = (holder, until)
+            taken_over = key in self.claimed_before
+            self.claimed_before.add(key)
+            self._leave("claim_enrollment")
+            return EnrollmentClaim(ClaimStatus.CLAIMED, taken_over=taken_over)
+
+    def release_enrollment(self, student_id: str, course_id: str, holder: str) -> None:
+        with self._lock:
+            self._enter("release_enrollment")
+            key = (student_id, course_id)
+            if self.claims.get(key, ("", 0.0))[0] == holder:
+                self.claims[key] = (holder, 0.0)
+
+    def read_cache(self, kind: str, id: str) -> CachedDocument | None:
+        with self._lock:
+            self._enter("read_cache")
+            return self.cache.get((kind, id))
+
+    def write_cache(self, documents: Sequence[CachedDocument]) -> None:
+        with self._lock:
+            self._enter("write_cache")
+            for document in documents:
+                self.cache[(document.kind, document.id)] = copy.deepcopy(document)
 
     def touch_due(self, attempt: Attempt, due: datetime) -> None:
         with self._lock:

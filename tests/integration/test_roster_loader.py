@@ -125,7 +125,7 @@ def test_demo_students_parse_as_the_spec_needs(ddb: Any) -> None:
 def _lesson(client: Any, lesson_id: str) -> Any:
     doc = _doc(client, keys.lesson(lesson_id))
     assert set(doc) == {"componentResource", "resource", "courseComponent"}
-    return lesson_from_documents(doc["componentResource"], doc["resource"], doc["courseComponent"])
+    return lesson_from_documents(doc["componentResource"], doc["resource"])
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,14 @@ STATE_MACHINE_ID = "FinalizationStateMachine"
 
 # Error names the Python code raises on purpose (Lambda's errorType is the class name,
 # and Step Functions matches it exactly — subclasses are not matched).
-PYTHON_ERROR_NAMES = {"ProviderUnavailable", "CircuitOpen", "Busy", "ConflictRetryExhausted"}
+PYTHON_ERROR_NAMES = {
+    "ProviderUnavailable",
+    "ProviderDeadlineExceeded",
+    "CircuitOpen",
+    "Busy",
+    "ConflictRetryExhausted",
+    "DeadlineExceeded",
+}
 WORKFLOW_TASKS = {"register_callback", "poll", "enroll", "record_failure"}
 TERMINAL_TYPES = {"Succeed", "Fail"}
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -196,7 +203,7 @@ def test_lambda_tasks_name_the_function_by_placeholder_and_a_known_task(
 
 def test_retry_and_catch_error_names_are_raisable(states: dict[str, dict[str, Any]]) -> None:
     def allowed(error: str) -> bool:
-        return error in PYTHON_ERROR_NAMES or error.startswith(("States.", "Lambda."))
+        return error in PYTHON_ERROR_NAMES or error.startswith(("States.", "Lambda.", "Sandbox."))
 
     for name, state in _tasks(states):
         for rule in state.get("Retry", []) + state.get("Catch", []):
@@ -243,3 +250,20 @@ def test_moto_accepts_the_definition(asl_text: str, sm_props: dict[str, Any]) ->
         text = text.replace("${" + key + "}", "arn:aws:lambda:us-east-1:123456789012:function:stub")
     program, _ = parser.AmazonStateLanguageParser.parse(text)
     assert program is not None
+
+
+def test_every_lambda_task_has_a_timeout_and_retries_lambda_faults_before_catching(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    for name, state in _tasks(states):
+        retried = {e for rule in state.get("Retry", []) for e in rule["ErrorEquals"]}
+        assert {"Lambda.Unknown", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried, name
+        if not state["Resource"].endswith(".waitForTaskToken"):
+            assert state.get("TimeoutSeconds"), f"{name}: a hung invocation would hold it forever"
+            assert "States.Timeout" in retried, f"{name}: a timed-out task must be retried"
+
+
+def test_polls_and_enrollments_loop_back_through_their_waits(states: dict[str, dict[str, Any]]) -> None:
+    assert states["Decide"]["Default"] == "Wait"
+    assert states["EnrollmentDone"]["Choices"][0]["Next"] == "WaitToEnroll"
+    assert states["WaitToEnroll"]["Next"] == "Enroll"

@@ -45,7 +45,6 @@ def _cr(**fields: Any) -> dict[str, Any]:
     return cr
 
 
-COMPONENT = {"sourcedId": "unit-1", "course": {"sourcedId": "course-math-g5"}, "title": "Unit 1"}
 
 
 # --- students ---------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def test_student_from_non_dict_does_not_raise() -> None:
 
 def test_lesson_full_documents() -> None:
     lesson = lesson_from_documents(
-        _cr(), _resource(courseIdOnFail="course-math-g5-foundations", url="https://x.example/t"), COMPONENT
+        _cr(), _resource(courseIdOnFail="course-math-g5-foundations", url="https://x.example/t")
     )
     assert lesson == Lesson(
         id="lesson-1",
@@ -160,27 +159,26 @@ def test_lesson_full_documents() -> None:
         grade="5",
         course_id_on_fail="course-math-g5-foundations",
         xp=100.0,
-        course_id="course-math-g5",
         url="https://x.example/t",
     )
 
 
 def test_lesson_type_resource_metadata_wins() -> None:
     cr = _cr(lessonType="unit-test", metadata={"lessonType": "placement"})
-    assert lesson_from_documents(cr, _resource(lessonType="test-out"), COMPONENT).lesson_type == "test-out"
+    assert lesson_from_documents(cr, _resource(lessonType="test-out")).lesson_type == "test-out"
 
 
 def test_lesson_type_component_resource_metadata_second() -> None:
     cr = _cr(lessonType="unit-test", metadata={"lessonType": "placement"})
     resource = _resource()
     del resource["metadata"]["lessonType"]
-    assert lesson_from_documents(cr, resource, COMPONENT).lesson_type == "placement"
+    assert lesson_from_documents(cr, resource).lesson_type == "placement"
 
 
 def test_lesson_type_component_resource_field_last() -> None:
     resource = _resource()
     del resource["metadata"]["lessonType"]
-    assert lesson_from_documents(_cr(lessonType="unit-test"), resource, COMPONENT).lesson_type == "unit-test"
+    assert lesson_from_documents(_cr(lessonType="unit-test"), resource).lesson_type == "unit-test"
 
 
 @pytest.mark.parametrize("absent", [None, "", "  ", 5, ["test-out"], {"x": 1}])
@@ -192,21 +190,20 @@ def test_lesson_type_blank_or_wrong_type_falls_through(absent: object) -> None:
 
 def test_lesson_type_from_component_resource_when_resource_missing() -> None:
     cr = _cr(metadata={"lessonType": "placement"})
-    lesson = lesson_from_documents(cr, None, None)
+    lesson = lesson_from_documents(cr, None)
     assert lesson.lesson_type == "placement"
     assert lesson.resource_id == "res-1"  # from the reference when the Resource is unknown
     assert lesson.tool_provider is None
-    assert lesson.course_id is None
 
 
 def test_lesson_type_none_anywhere() -> None:
     resource = _resource()
     del resource["metadata"]["lessonType"]
-    assert lesson_from_documents(_cr(), resource, COMPONENT).lesson_type is None
+    assert lesson_from_documents(_cr(), resource).lesson_type is None
 
 
 def test_lesson_type_kept_raw_for_the_assign_rule() -> None:
-    assert lesson_from_documents(_cr(), _resource(lessonType=" quiz "), COMPONENT).lesson_type == "quiz"
+    assert lesson_from_documents(_cr(), _resource(lessonType=" quiz ")).lesson_type == "quiz"
 
 
 @pytest.mark.parametrize(
@@ -222,7 +219,7 @@ def test_lesson_type_kept_raw_for_the_assign_rule() -> None:
     ],
 )
 def test_tool_provider_is_lowercased_and_stripped(raw: object, expected: str | None) -> None:
-    assert lesson_from_documents(_cr(), _resource(toolProvider=raw), COMPONENT).tool_provider == expected
+    assert lesson_from_documents(_cr(), _resource(toolProvider=raw)).tool_provider == expected
 
 
 @pytest.mark.parametrize(
@@ -245,7 +242,7 @@ def test_lesson_grade_forms(metadata: dict[str, Any], expected: str | None) -> N
     resource = _resource()
     resource["metadata"].pop("grades")
     resource["metadata"].update(metadata)
-    assert lesson_from_documents(_cr(), resource, COMPONENT).grade == expected
+    assert lesson_from_documents(_cr(), resource).grade == expected
 
 
 @pytest.mark.parametrize(
@@ -263,40 +260,39 @@ def test_lesson_grade_forms(metadata: dict[str, Any], expected: str | None) -> N
     ],
 )
 def test_lesson_xp(xp: object, expected: float) -> None:
-    assert lesson_from_documents(_cr(), _resource(xp=xp), COMPONENT).xp == expected
+    assert lesson_from_documents(_cr(), _resource(xp=xp)).xp == expected
 
 
 def test_lesson_xp_absent_is_zero() -> None:
     resource = _resource()
     del resource["metadata"]["xp"]
-    assert lesson_from_documents(_cr(), resource, COMPONENT).xp == 0.0
+    assert lesson_from_documents(_cr(), resource).xp == 0.0
 
 
 def test_lesson_title_falls_back_to_resource_title() -> None:
-    assert lesson_from_documents(_cr(title=""), _resource(), COMPONENT).title == "Resource title"
+    assert lesson_from_documents(_cr(title=""), _resource()).title == "Resource title"
     cr = _cr()
     del cr["title"]
-    assert lesson_from_documents(cr, {"sourcedId": "r"}, COMPONENT).title == ""
+    assert lesson_from_documents(cr, {"sourcedId": "r"}).title == ""
 
 
 def test_lesson_course_id_on_fail_absent() -> None:
-    assert lesson_from_documents(_cr(), _resource(), COMPONENT).course_id_on_fail is None
-    assert lesson_from_documents(_cr(), _resource(courseIdOnFail=""), COMPONENT).course_id_on_fail is None
+    assert lesson_from_documents(_cr(), _resource()).course_id_on_fail is None
+    assert lesson_from_documents(_cr(), _resource(courseIdOnFail="")).course_id_on_fail is None
 
 
 @pytest.mark.parametrize(
-    ("cr", "resource", "component"),
+    ("cr", "resource"),
     [
-        ({}, None, None),
-        (_cr(metadata="placement"), {"metadata": None}, {"course": None}),
-        (_cr(metadata=[1]), {"metadata": "x"}, {"course": "course-1"}),
-        (_cr(resource="res-1"), {"metadata": {"grades": [None], "grade": {}, "xp": {}, "url": 3}}, []),
-        (None, "resource", 5),
+        ({}, None),
+        (_cr(metadata="placement"), {"metadata": None}),
+        (_cr(metadata=[1]), {"metadata": "x"}),
+        (_cr(resource="res-1"), {"metadata": {"grades": [None], "grade": {}, "xp": {}, "url": 3}}),
+        (None, "resource"),
     ],
 )
-def test_lesson_odd_shapes_never_raise(cr: Any, resource: Any, component: Any) -> None:
-    lesson = lesson_from_documents(cr, resource, component)
+def test_lesson_odd_shapes_never_raise(cr: Any, resource: Any) -> None:
+    lesson = lesson_from_documents(cr, resource)
     assert lesson.tool_provider is None
     assert lesson.grade is None
     assert lesson.xp == 0.0
-    assert lesson.course_id is None

@@ -227,6 +227,8 @@ class Settings:
     # The sweeper restarts a workflow this long after it should have shown a sign of life.
     sweeper_grace_seconds: int = 900
     sweeper_batch_size: int = 100
+    # How long after finalization a transient platform failure may still be retried.
+    enrollment_deadline_seconds: int = 86400
     # --- AWS resources -----------------------------------------------------------------------
     table_name: str = ""
     state_machine_arn: str = ""
@@ -235,6 +237,13 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     edulastic: Connection | None = None
     mastery_track: Connection | None = None
+    # --- the learning platform ---------------------------------------------------------------
+    roster_source: RosterSource = RosterSource.TABLE
+    roster_cache_seconds: int = 300
+    timeback: Connection | None = None
+    # --- domain events -----------------------------------------------------------------------
+    event_source: str = "exttests"
+    event_bus_name: str = "default"
 
     def deadline_for(self, provider: ToolProvider) -> float:
         return self.deadline_days.get(provider, 30.0)
@@ -248,6 +257,7 @@ class Settings:
         import os
 
         env = _Env(os.environ if environ is None else environ)
+        source = RosterSource(env.choice("ROSTER_SOURCE", RosterSource.TABLE.value, tuple(RosterSource)))
         return cls(
             mastery_threshold=env.number("MASTERY_THRESHOLD", 90.0, low=0, high=100),
             waits=env.integers("WORKFLOW_WAIT_SECONDS", DEFAULT_WAITS),
@@ -276,7 +286,23 @@ class Settings:
                 _MASTERY_TRACK_FIELDS,
                 tuple(_MASTERY_TRACK_FIELDS),
             ),
+            enrollment_deadline_seconds=env.integer("ENROLLMENT_DEADLINE_SECONDS", 86400, low=1),
+            roster_source=source,
+            roster_cache_seconds=env.integer("ROSTER_CACHE_SECONDS", 300, low=0),
+            timeback=_timeback(env, source),
+            event_source=env.text("EVENT_SOURCE", "exttests"),
+            event_bus_name=env.text("EVENT_BUS_NAME", "default"),
         )
+
+
+def _timeback(env: _Env, source: RosterSource) -> Connection:
+    connection = env.connection("timeback", "TIMEBACK_SECRET_ID", _TIMEBACK_FIELDS, tuple(_TIMEBACK_FIELDS))
+    if source is RosterSource.TIMEBACK and not connection.configured:
+        raise ConfigError(
+            "ROSTER_SOURCE=timeback needs the platform: set TIMEBACK_SECRET_ID, or TIMEBACK_API_URL, "
+            "TIMEBACK_TOKEN_URL, TIMEBACK_CLIENT_ID and TIMEBACK_CLIENT_SECRET"
+        )
+    return connection
 
 
 def _http_settings(env: _Env) -> HttpSettings:

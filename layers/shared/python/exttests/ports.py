@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from .domain.attempt import Attempt
@@ -26,6 +27,34 @@ class Context:
     lesson: Lesson | None
     head: Attempt | None
     accounts: dict[ToolProvider, ProviderAccount] = field(default_factory=dict)
+    # What the table could not answer for: a live roster's cache had no fresh entry ("student",
+    # "lesson"). Empty when the table holds the roster itself.
+    stale: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CachedDocument:
+    """A roster object as the live roster's cache keeps it: None = known not to exist."""
+
+    kind: str  # "student" | "lesson" | "tracks"
+    id: str
+    doc: dict[str, Any] | list[Any] | None
+    fresh_until: float  # epoch seconds
+
+
+class ClaimStatus(StrEnum):
+    CLAIMED = "claimed"  # ours now: make the enrollment on the platform, then commit it
+    ENROLLED = "enrolled"  # already made (by us or another attempt): nothing to call
+    BUSY = "busy"  # another request holds a live claim
+
+
+@dataclass(frozen=True)
+class EnrollmentClaim:
+    status: ClaimStatus
+    record: dict[str, Any] | None = None  # the stored enrollment when ENROLLED
+    # A claim existed before ours and ended without an enrollment: its platform call may have
+    # succeeded, so look on the platform before enrolling again.
+    taken_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,12 +118,32 @@ class Store(Protocol):
         record: dict[str, Any],
         *,
         events: Sequence[DomainEvent] = (),
+        claim_holder: str | None = None,
     ) -> Attempt:
-        """Save the attempt and the student's enrollment in one transaction, checking the course
-        exists. Enrolling in a course twice keeps the first record.
+        """Save the attempt and the student's enrollment in one transaction.
 
-        Raises VersionConflict, or CourseMissing (nothing written)."""
+        Without `claim_holder` (the table is the roster) the course's existence is checked in the
+        transaction and enrolling twice keeps the first record: raises VersionConflict or
+        CourseMissing (nothing written). With it (the enrollment was made on the platform) the
+        claim must still be that holder's, and the record replaces the claim: raises
+        VersionConflict when the attempt or the claim changed."""
         ...
+
+    def claim_enrollment(self, student_id: str, course_id: str, holder: str, until: float) -> EnrollmentClaim:
+        """Claim the right to make (student, course)'s platform enrollment until `until`, unless it
+        is made already or another holder's claim is still live."""
+        ...
+
+    def release_enrollment(self, student_id: str, course_id: str, holder: str) -> None:
+        """End our claim without an enrollment (the platform call failed or its outcome is
+        unknown); the next claimant looks on the platform first."""
+        ...
+
+    def read_cache(self, kind: str, id: str) -> CachedDocument | None:
+        """A live roster's cached document, fresh or not (None when never cached)."""
+        ...
+
+    def write_cache(self, documents: Sequence[CachedDocument]) -> None: ...
 
     def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
         """The Subject Track course for (subject, grade): the org's own track wins over the global one."""
@@ -136,6 +185,31 @@ class Providers(Protocol):
 
     def traits(self, provider: ToolProvider) -> ProviderTraits:
         """What the use cases need to know about a provider, without building its adapter."""
+        ...
+
+
+class Roster(Protocol):
+    """Where students, lessons and Subject Tracks come from: the table (loaded from a roster
+    file) or the live platform (cached in the table)."""
+
+    def refresh(self, ctx: Context, student_id: str, lesson_id: str) -> Context:
+        """Fill in what `ctx.stale` names from the source (and cache it)."""
+        ...
+
+    def track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
+        """The Subject Track course for (subject, grade): the org's own track wins over the global one."""
+        ...
+
+
+class Enroller(Protocol):
+    """Makes an enrollment on the learning platform (EduBridge)."""
+
+    def enroll(
+        self, student: Student, course_id: str, sourced_id: str, *, look_first: bool, metadata: dict[str, Any]
+    ) -> str:
+        """Enroll (once: `look_first` lists the student's enrollments before creating one, and an
+        "already enrolled" answer counts as done); returns the platform's enrollment id.
+        Raises ProviderRejected (permanent: unknown course, refused) or ProviderUnavailable."""
         ...
 
 

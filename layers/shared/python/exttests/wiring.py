@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from . import log_redaction
 from .adapters.dynamo.store import DynamoStore
 from .adapters.emf_metrics import EmfMetrics
 from .adapters.kms_cipher import KmsCipher
+from .adapters.live_roster import EduBridgeEnroller, LiveRoster, PlatformClient
 from .adapters.step_functions import StepFunctionsWorkflow
-from .config import Connection, Settings
+from .adapters.table_roster import TableRoster
+from .config import Connection, RosterSource, Settings
 from .domain.models import ToolProvider
 from .errors import ConfigError, ProviderUnavailable
+from .ports import Enroller, Roster
 from .providers.base import ProviderTraits, TestProvider
 from .usecases.deps import Deps
 
@@ -122,14 +125,61 @@ def settings() -> Settings:
         return _settings
 
 
+class LazyPlatform:
+    """The TimeBack client, built (and its secret read) on the first platform call."""
+
+    def __init__(self, settings: Settings, read: Callable[[str], Mapping[str, Any]] = read_secret) -> None:
+        self._settings = settings
+        self._read = read
+        self._client: PlatformClient | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> PlatformClient:
+        with self._lock:
+            if self._client is None:
+                from .timeback.client import TimebackClient, TimebackConfig
+
+                connection = self._settings.timeback
+                assert connection is not None
+                try:
+                    values = connection.resolve(self._read)
+                except ConfigError as error:
+                    raise ProviderUnavailable("timeback", f"the service is misconfigured ({error})") from None
+                self._client = TimebackClient(
+                    TimebackConfig(
+                        api_url=values["api_url"],
+                        token_url=values["token_url"],
+                        client_id=values["client_id"],
+                        client_secret=values["client_secret"],
+                        http=self._settings.http,
+                    )
+                )
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
 def build_deps(config: Settings) -> Deps:
     log_redaction.install()
+    live = config.roster_source is RosterSource.TIMEBACK
+    store = DynamoStore(config.table_name, roster_cache=live)
+    roster: Roster
+    enroller: Enroller | None = None
+    if live:
+        platform = cast(PlatformClient, LazyPlatform(config))
+        roster = LiveRoster(platform, store, config.roster_cache_seconds)
+        enroller = EduBridgeEnroller(platform)
+    else:
+        roster = TableRoster(store)
     return Deps(
-        store=DynamoStore(config.table_name),
+        store=store,
         providers=ProviderRegistry(config),
         cipher=KmsCipher(config.kms_key_id),
         workflow=StepFunctionsWorkflow(config.state_machine_arn, config),
         metrics=EmfMetrics(),
+        roster=roster,
+        enroller=enroller,
         settings=config,
     )
 

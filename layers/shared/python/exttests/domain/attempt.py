@@ -61,8 +61,10 @@ class Attempt(Record):
     multiplier: float | None = None
     xp: float | None = None
     enrollment: EnrollmentStatus | None = None
-    enrolled_course_id: str | None = None
+    enrolled_course_id: str | None = None  # the course enrolled in (or being enrolled in)
     enrollment_id: str | None = None  # the enrollment's sourcedId (or the platform's id)
+    # On the platform: after this a transient failure no longer retries (→ enrollment failed).
+    enrollment_deadline: str | None = None
     enrollment_error: str | None = None
     # Workflow
     task_token: str | None = None

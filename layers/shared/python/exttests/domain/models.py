@@ -68,7 +68,6 @@ class Lesson(Record):
     grade: str | None = None  # OneRoster grade string, "-1".."13"
     course_id_on_fail: str | None = None
     xp: float = 0.0
-    course_id: str | None = None  # the course the lesson's component belongs to
     url: str | None = None
 
 

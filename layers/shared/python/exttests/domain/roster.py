@@ -118,9 +118,7 @@ def lesson_type_of(component_resource: Mapping[str, Any], resource: Mapping[str,
 
 
 def lesson_from_documents(
-    component_resource: Mapping[str, Any],
-    resource: Mapping[str, Any] | None,
-    course_component: Mapping[str, Any] | None,
+    component_resource: Mapping[str, Any], resource: Mapping[str, Any] | None
 ) -> Lesson:
     component_resource = _mapping(component_resource)
     resource_doc = _mapping(resource)
@@ -137,6 +135,19 @@ def lesson_from_documents(
         grade=_first_grade(metadata),
         course_id_on_fail=_id_text(metadata.get("courseIdOnFail")),
         xp=_xp(metadata.get("xp")),
-        course_id=_ref_id(_mapping(course_component).get("course")),
         url=_text(metadata.get("url")),
     )
+
+
+# --- subject tracks ------------------------------------------------------------------------
+
+
+def track_key(subject: object, grade: object, org_id: object) -> tuple[str, str, str | None] | None:
+    """How a Subject Track is looked up: (subject, case-insensitive; grade on the OneRoster scale;
+    org or None for a global track). None when the subject or grade is not usable. The table
+    loader and the live platform roster both go through here, so they agree."""
+    subject_text = _text(subject)
+    normalized = normalize_grade(grade)
+    if subject_text is None or normalized is None:
+        return None
+    return subject_text.lower(), normalized, _id_text(org_id)

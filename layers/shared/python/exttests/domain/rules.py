@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,6 +206,11 @@ def plan_enrollment(lesson: Lesson, attempt: Attempt, threshold: float) -> Enrol
             return EnrollmentPlan(EnrollmentStatus.PENDING, reason=f"no grade above {lesson.grade}")
         return _track_plan(lesson, target)
     return EnrollmentPlan(EnrollmentStatus.NOT_DUE)
+
+
+def enrollment_sourced_id(student_id: str, course_id: str) -> str:
+    """Derived from (student, course), so every try of one enrollment names the same record."""
+    return f"enr-{uuid.uuid5(uuid.NAMESPACE_URL, f'enrollment:{student_id}:{course_id}')}"
 
 
 def _track_plan(lesson: Lesson, grade: str | None) -> EnrollmentPlan:

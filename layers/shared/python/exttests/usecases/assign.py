@@ -24,6 +24,7 @@ from ..observability import append_log_keys, logger
 from ..ports import Context, VersionConflict
 from ..providers.base import AssignRequest, ProviderTraits, WorkflowWait
 from .attempts import persist
+from .context import load_context
 from .credentials import cipher_context, credentials_for, generate_password
 from .deps import Deps, iso
 from .finalize import complete_enrollment
@@ -50,7 +51,7 @@ def assign(deps: Deps, command: AssignCommand) -> AssignOutcome:
     append_log_keys(student=command.student_id, lesson=command.lesson_id)
     started = deps.clock.now()
     for _ in range(_MAX_ROUNDS):
-        ctx = deps.store.load_context(command.student_id, command.lesson_id)
+        ctx = load_context(deps, command.student_id, command.lesson_id)
         student = check_student(command.student_id, ctx.student)
         lesson_type, provider = check_lesson(command.lesson_id, ctx.lesson)
         email = student_email(student)

@@ -38,17 +38,21 @@ def persist(
     *,
     account: ProviderAccount | None = None,
     enrollment: tuple[str, dict[str, Any]] | None = None,
+    claim_holder: str | None = None,
 ) -> Attempt:
     """Store `after` (whose version is the one read) with the events of the change.
 
     `enrollment` = (course id, record): the student's enrollment is written in the same
-    transaction, the course's existence checked in it. Raises VersionConflict or CourseMissing."""
+    transaction (see Store.save_enrollment for `claim_holder`). Raises VersionConflict or
+    CourseMissing."""
     now = iso(deps.clock.now())
     stamped = after.evolve({"updated_at": now})
     events = transition_events(before, stamped.evolve({"version": stamped.version + 1}), now)
     if enrollment is not None:
         course_id, record = enrollment
-        saved = deps.store.save_enrollment(stamped, course_id, record, events=events)
+        saved = deps.store.save_enrollment(
+            stamped, course_id, record, events=events, claim_holder=claim_holder
+        )
     else:
         saved = deps.store.save(stamped, account=account, events=events)
     _count(deps, saved, events)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..config import Settings
-from ..ports import Cipher, Clock, Metrics, Providers, Store, Workflow
+from ..ports import Cipher, Clock, Enroller, Metrics, Providers, Roster, Store, Workflow
 
 
 class SystemClock:
@@ -23,6 +23,10 @@ class Deps:
     cipher: Cipher
     workflow: Workflow
     metrics: Metrics
+    roster: Roster
+    # The learning platform's enrollments (EduBridge); None when the table is the roster and an
+    # enrollment is a record in it.
+    enroller: Enroller | None = None
     settings: Settings = field(default_factory=Settings)
     clock: Clock = field(default_factory=SystemClock)
     sleep: Callable[[float], None] = time.sleep

@@ -9,6 +9,7 @@ from ..domain.models import Lesson, LessonType, ToolProvider
 from ..domain.rules import check_lesson, check_student
 from ..errors import NotFound
 from ..observability import append_log_keys
+from .context import load_context
 from .deps import Deps
 
 
@@ -23,7 +24,7 @@ class ProgressOutcome:
 
 def get_progress(deps: Deps, student_id: str, lesson_id: str, attempt: int | None) -> ProgressOutcome:
     append_log_keys(student=student_id, lesson=lesson_id, attempt=attempt)
-    ctx = deps.store.load_context(student_id, lesson_id)
+    ctx = load_context(deps, student_id, lesson_id)
     check_student(student_id, ctx.student)
     lesson_type, provider = check_lesson(lesson_id, ctx.lesson)
     lesson, head = ctx.lesson, ctx.head

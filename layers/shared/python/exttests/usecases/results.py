@@ -25,6 +25,7 @@ from ..observability import append_log_keys
 from ..ports import Context
 from ..providers.base import AssignmentRef, TestResults
 from .attempts import Change, update_attempt
+from .context import load_context
 from .credentials import credentials_for
 from .deps import Deps, iso
 from .finalize import apply_results, complete_enrollment, finalize
@@ -38,7 +39,7 @@ class ImportOutcome:
 
 
 def import_results(deps: Deps, student_id: str, lesson_id: str) -> ImportOutcome:
-    ctx = deps.store.load_context(student_id, lesson_id)
+    ctx = load_context(deps, student_id, lesson_id)
     check_student(student_id, ctx.student)
     check_lesson(lesson_id, ctx.lesson)
     attempt = import_for_context(deps, ctx)
@@ -188,8 +189,11 @@ def _find(deps: Deps, sourced_id: str) -> tuple[Context, Attempt]:
     found = deps.store.find_by_sourced_id(sourced_id)
     if found is None or not deps.providers.traits(found[1].tool_provider).accepts_write_back:
         raise NotFound(f"assessmentResult '{sourced_id}' does not exist", field="sourcedId")
-    append_log_keys(student=found[1].student_id, lesson=found[1].lesson_id, attempt=found[1].attempt)
-    return found
+    ctx, attempt = found
+    append_log_keys(student=attempt.student_id, lesson=attempt.lesson_id, attempt=attempt.attempt)
+    if ctx.stale:
+        ctx = deps.roster.refresh(ctx, attempt.student_id, attempt.lesson_id)
+    return ctx, attempt
 
 
 def get_assessment_result(deps: Deps, sourced_id: str) -> Attempt:

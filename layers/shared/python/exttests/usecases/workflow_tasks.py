@@ -8,11 +8,12 @@ from typing import Any
 
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.rules import next_wait
-from ..errors import NotFound
+from ..errors import Busy, DeadlineExceeded, NotFound, ProviderUnavailable
 from ..observability import append_log_keys, logger
 from ..ports import DueAttempt, VersionConflict
 from .assign import AssignCommand, assign
 from .attempts import persist, update_attempt
+from .context import load_context
 from .deps import Deps, iso
 from .finalize import complete_enrollment
 from .results import import_for_context
@@ -39,19 +40,22 @@ def expire(deps: Deps, attempt: Attempt) -> Attempt:
     return update_attempt(deps, attempt, change)
 
 
+# What may pass if the workflow waits: an outage or a busy attempt is answered with the next wait
+# of the backoff, not a failed execution (the attempt's own deadline still ends the loop).
+TRANSIENT = (ProviderUnavailable, Busy, DeadlineExceeded)
+
+
 def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: list[int]) -> dict[str, Any]:
     now = deps.clock.now()
     wait = next_wait(waits or list(deps.settings.waits), step)
-    answer = {"finalized": False, "expired": False, "step": step + 1, "waitSeconds": wait}
+    answer: dict[str, Any] = {"finalized": False, "expired": False, "step": step + 1, "waitSeconds": wait}
     append_log_keys(student=student, lesson=lesson, attempt=number)
-    ctx = deps.store.load_context(student, lesson)
-    attempt = ctx.head
-    if attempt is None or attempt.attempt != number:
-        attempt = _current(deps, student, lesson, number)
-    elif not attempt.is_final and _past(attempt.deadline, now):
-        attempt = expire(deps, attempt)
-    elif attempt.is_assigned:
-        attempt = import_for_context(deps, ctx)
+    try:
+        attempt = _poll_once(deps, student, lesson, number, now)
+    except TRANSIENT as error:
+        logger.warning("poll failed; waiting for the next one", extra={"error": type(error).__name__})
+        answer["retrying"] = type(error).__name__
+        return answer
     if attempt.is_final:
         answer.update(finalized=attempt.finalized, expired=attempt.status is AttemptStatus.EXPIRED)
     else:
@@ -59,14 +63,34 @@ def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: l
     return answer
 
 
-def enroll(deps: Deps, student: str, lesson: str, number: int) -> dict[str, Any]:
-    """Make sure the enrollment of a final attempt is done (after a crash between the two)."""
+def _poll_once(deps: Deps, student: str, lesson: str, number: int, now: datetime) -> Attempt:
+    ctx = load_context(deps, student, lesson)
+    attempt = ctx.head
+    if attempt is None or attempt.attempt != number:
+        return _current(deps, student, lesson, number)
+    if not attempt.is_final and _past(attempt.deadline, now):
+        return expire(deps, attempt)
+    if attempt.is_assigned:
+        return import_for_context(deps, ctx)
+    return attempt
+
+
+def enroll(deps: Deps, student: str, lesson: str, number: int, step: int = 0) -> dict[str, Any]:
+    """Make sure the enrollment of a final attempt is done: after a crash between the two, or
+    while the platform is down (answered "pending" with the next wait, until the enrollment's
+    deadline turns it into a failure)."""
     attempt = _current(deps, student, lesson, number)
+    answer: dict[str, Any] = {"step": step + 1, "waitSeconds": next_wait(list(deps.settings.waits), step)}
     if attempt.enrollment is EnrollmentStatus.PENDING:
-        ctx = deps.store.load_context(student, lesson)
+        ctx = load_context(deps, student, lesson)
         if ctx.lesson is not None:
-            attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
-    return {"enrollment": attempt.enrollment.value if attempt.enrollment else None}
+            try:
+                attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
+            except TRANSIENT as error:
+                logger.warning("enrollment not made yet; retrying later", extra={"error": type(error).__name__})
+                answer["retrying"] = type(error).__name__
+    answer["enrollment"] = attempt.enrollment.value if attempt.enrollment else None
+    return answer
 
 
 def register_callback(deps: Deps, student: str, lesson: str, number: int, token: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def lesson(component_resource_id: str) -> dict[str, dict[str, str]]:
 
 
 def subject_track(subject: str, grade: str, org_id: str | None) -> dict[str, dict[str, str]]:
+    """Keyed as `domain.roster.track_key` normalizes (lower-case subject, canonical grade)."""
     return key(f"TRACK#{subject.strip().lower()}#{grade}", f"ORG#{org_id or GLOBAL_ORG}")
 
 
@@ -82,3 +83,8 @@ def result_alias(sourced_id: str) -> dict[str, dict[str, str]]:
 def outbox(event_id: str) -> dict[str, dict[str, str]]:
     """A domain event waiting in the outbox (the table's stream publishes it; TTL removes it)."""
     return key(f"OUTBOX#{event_id}", "OUTBOX")
+
+
+def cached(kind: str, object_id: str) -> dict[str, dict[str, str]]:
+    """A live roster's cached document (student, lesson, or the Subject Tracks)."""
+    return key(f"RCACHE#{kind}#{object_id}", "RCACHE")

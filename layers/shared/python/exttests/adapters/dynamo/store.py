@@ -7,7 +7,8 @@ workflow tasks never lose an update: the loser gets VersionConflict, re-reads an
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,24 @@ from ...domain.attempt import Attempt
 from ...domain.events import DomainEvent
 from ...domain.models import Lesson, ProviderAccount, Student, ToolProvider
 from ...domain.roster import lesson_from_documents, student_from_user
-from ...ports import Context, CourseMissing, DueAttempt, VersionConflict
+from ...errors import Busy
+from ...ports import (
+    CachedDocument,
+    ClaimStatus,
+    Context,
+    CourseMissing,
+    DueAttempt,
+    EnrollmentClaim,
+    VersionConflict,
+)
 from . import keys
 from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK, TTL
 
 PENDING = "PENDING"
+STUDENT, LESSON = "student", "lesson"
+FRESH_UNTIL = "freshUntil"
+CACHE_RETENTION = timedelta(days=1)
+CLAIM, CLAIM_UNTIL = "claim", "claimUntil"
 # Outbox items only need to outlive the stream's 24 h retention (and a publisher outage).
 OUTBOX_RETENTION = timedelta(days=7)
 
@@ -47,7 +61,7 @@ def lesson_of(item: dict[str, Any] | None) -> Lesson | None:
     doc = _doc(item)
     if not isinstance(doc, dict) or not isinstance(doc.get("componentResource"), dict):
         return None
-    return lesson_from_documents(doc["componentResource"], doc.get("resource"), doc.get("courseComponent"))
+    return lesson_from_documents(doc["componentResource"], doc.get("resource"))
 
 
 def _key_str(key: dict[str, dict[str, str]]) -> tuple[str, str]:
@@ -62,6 +76,10 @@ def parse_results_pk(pk: str) -> tuple[str, str]:
     return rest[:size], rest[size + 1 :]
 
 
+def _fresh(item: dict[str, Any] | None, now: float) -> bool:
+    return item is not None and FRESH_UNTIL in item and float(item[FRESH_UNTIL]["N"]) > now
+
+
 def _conditional_failure(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
     if code == "ConditionalCheckFailedException":
@@ -73,9 +91,22 @@ def _conditional_failure(error: ClientError) -> bool:
 
 
 class DynamoStore:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
+    """`roster_cache=False`: the roster is the loaded file's items, authoritative. True: students
+    and lessons are a live roster's cache entries, read in the same batch; missing or expired
+    ones are named in `Context.stale` for the roster to fetch."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any | None = None,
+        *,
+        roster_cache: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.table = table_name
         self._client = client
+        self.roster_cache = roster_cache
+        self._clock = clock
 
     @property
     def client(self) -> Any:
@@ -97,7 +128,10 @@ class DynamoStore:
         return found
 
     def load_context(self, student_id: str, lesson_id: str) -> Context:
-        user_key, lesson_key = keys.user(student_id), keys.lesson(lesson_id)
+        if self.roster_cache:
+            user_key, lesson_key = keys.cached(STUDENT, student_id), keys.cached(LESSON, lesson_id)
+        else:
+            user_key, lesson_key = keys.user(student_id), keys.lesson(lesson_id)
         head_key = keys.attempt_head(student_id, lesson_id)
         account_keys = {p: keys.provider_account(student_id, p.value) for p in ToolProvider}
         items = self._batch_get([user_key, lesson_key, head_key, *account_keys.values()])
@@ -106,12 +140,48 @@ class DynamoStore:
             doc = _doc(items.get(_key_str(account_key)))
             if doc is not None:
                 accounts[provider] = ProviderAccount.from_dict(doc)
+        user_item, lesson_item = items.get(_key_str(user_key)), items.get(_key_str(lesson_key))
+        stale: set[str] = set()
+        if self.roster_cache:
+            now = self._clock()
+            if not _fresh(user_item, now):
+                stale.add(STUDENT)
+            if not _fresh(lesson_item, now):
+                stale.add(LESSON)
         return Context(
-            student=student_of(items.get(_key_str(user_key))),
-            lesson=lesson_of(items.get(_key_str(lesson_key))),
+            student=None if STUDENT in stale else student_of(user_item),
+            lesson=None if LESSON in stale else lesson_of(lesson_item),
             head=attempt_of(items.get(_key_str(head_key))),
             accounts=accounts,
+            stale=frozenset(stale),
         )
+
+    # --- the live roster's cache ---------------------------------------------------------
+
+    def read_cache(self, kind: str, id: str) -> CachedDocument | None:
+        item = self._get(keys.cached(kind, id))
+        if item is None:
+            return None
+        return CachedDocument(kind, id, _doc(item), float(item[FRESH_UNTIL]["N"]))
+
+    def write_cache(self, documents: Sequence[CachedDocument]) -> None:
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        **keys.cached(d.kind, d.id),
+                        DOC: {"S": json.dumps(d.doc)},
+                        FRESH_UNTIL: {"N": str(d.fresh_until)},
+                        # Kept a while past freshness, then DynamoDB's TTL removes it.
+                        TTL: {"N": str(int(d.fresh_until + CACHE_RETENTION.total_seconds()))},
+                    }
+                }
+            }
+            for d in documents
+        ]
+        while requests:
+            answer = self.client.batch_write_item(RequestItems={self.table: requests})
+            requests = (answer.get("UnprocessedItems") or {}).get(self.table) or []
 
     def _get(self, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.client.get_item(
@@ -131,12 +201,6 @@ class DynamoStore:
             if found is not None and found.attempt == attempt:
                 return found
         return None
-
-    def get_lesson(self, lesson_id: str) -> Lesson | None:
-        return lesson_of(self._get(keys.lesson(lesson_id)))
-
-    def get_student(self, student_id: str) -> Student | None:
-        return student_of(self._get(keys.user(student_id)))
 
     def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
         wanted = [keys.subject_track(subject, grade, org_id)] if org_id else []
@@ -340,42 +404,112 @@ class DynamoStore:
         record: dict[str, Any],
         *,
         events: Sequence[DomainEvent] = (),
+        claim_holder: str | None = None,
     ) -> Attempt:
         saved = attempt.evolve({"version": attempt.version + 1})
+        enrollment_key = keys.enrollment(attempt.student_id, course_id)
+        if claim_holder is None:
+            enrollment_items: list[dict[str, Any]] = [
+                {
+                    # if_not_exists: enrolling twice keeps the first record (a no-op).
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": enrollment_key,
+                        "UpdateExpression": "SET #doc = if_not_exists(#doc, :doc)",
+                        "ExpressionAttributeNames": {"#doc": DOC},
+                        "ExpressionAttributeValues": {":doc": {"S": json.dumps(record)}},
+                    }
+                },
+                {
+                    # Checked in the same transaction instead of a separate read: one round trip.
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": keys.course(course_id),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        else:
+            enrollment_items = [
+                {
+                    # Made on the platform under our claim: the record replaces the claim.
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": enrollment_key,
+                        "UpdateExpression": "SET #doc = :doc REMOVE #claim, #until",
+                        "ConditionExpression": "#claim = :holder",
+                        "ExpressionAttributeNames": {"#doc": DOC, "#claim": CLAIM, "#until": CLAIM_UNTIL},
+                        "ExpressionAttributeValues": {
+                            ":doc": {"S": json.dumps(record)},
+                            ":holder": {"S": claim_holder},
+                        },
+                    }
+                }
+            ]
         items = [
             {"Put": self._head_put(saved, attempt.version)},
-            {
-                # if_not_exists: enrolling twice keeps the first record (a no-op).
-                "Update": {
-                    "TableName": self.table,
-                    "Key": keys.enrollment(attempt.student_id, course_id),
-                    "UpdateExpression": "SET #doc = if_not_exists(#doc, :doc)",
-                    "ExpressionAttributeNames": {"#doc": DOC},
-                    "ExpressionAttributeValues": {":doc": {"S": json.dumps(record)}},
-                }
-            },
-            {
-                # Checked in the same transaction instead of a separate read: one round trip.
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": keys.course(course_id),
-                    "ConditionExpression": "attribute_exists(PK)",
-                }
-            },
+            *enrollment_items,
             *self._outbox_puts(events),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if len(reasons) > 2 and reasons[2].get("Code") == "ConditionalCheckFailed":
-                if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    raise VersionConflict("attempt changed") from error
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise VersionConflict("attempt changed") from error
+            if claim_holder is not None and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise Busy("the enrollment was taken over by another request", retry_after=5) from error
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                 raise CourseMissing(course_id) from error
             if _conditional_failure(error):
                 raise VersionConflict("attempt changed") from error
             raise
         return saved
+
+    def claim_enrollment(self, student_id: str, course_id: str, holder: str, until: float) -> EnrollmentClaim:
+        key = keys.enrollment(student_id, course_id)
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET #claim = :holder, #until = :until",
+                ConditionExpression=(
+                    "attribute_not_exists(#doc) AND "
+                    "(attribute_not_exists(#claim) OR #until < :now OR #claim = :holder)"
+                ),
+                ExpressionAttributeNames={"#doc": DOC, "#claim": CLAIM, "#until": CLAIM_UNTIL},
+                ExpressionAttributeValues={
+                    ":holder": {"S": holder},
+                    ":until": {"N": str(until)},
+                    ":now": {"N": str(self._clock())},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
+            item = self._get(key)
+            record = _doc(item)
+            if isinstance(record, dict):
+                return EnrollmentClaim(ClaimStatus.ENROLLED, record=record)
+            return EnrollmentClaim(ClaimStatus.BUSY)
+        previous = answer.get("Attributes") or {}
+        # Any earlier claim ended without a record: its platform call may still have worked.
+        return EnrollmentClaim(ClaimStatus.CLAIMED, taken_over=CLAIM in previous)
+
+    def release_enrollment(self, student_id: str, course_id: str, holder: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=keys.enrollment(student_id, course_id),
+                UpdateExpression="SET #until = :zero",
+                ConditionExpression="#claim = :holder",
+                ExpressionAttributeNames={"#claim": CLAIM, "#until": CLAIM_UNTIL},
+                ExpressionAttributeValues={":holder": {"S": holder}, ":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if not _conditional_failure(error):
+                raise
 
     def touch_due(self, attempt: Attempt, due: datetime) -> None:
         try:
