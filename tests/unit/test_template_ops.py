@@ -373,7 +373,9 @@ def test_the_authorizer_trusts_the_created_pool_or_the_given_issuer() -> None:
     jwt = RESOURCES["HttpApi"]["Properties"]["Auth"]["Authorizers"]["OAuth2Authorizer"]["JwtConfiguration"]
     condition, created_issuer, given_issuer = jwt["issuer"]["Fn::If"]
     assert condition == "CreatesAuth" and given_issuer == ref("JwtIssuer")
-    assert created_issuer == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${AuthUserPool}"}
+    assert created_issuer == {
+        "Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${AuthUserPool}"
+    }
     condition, created_audience, given_audience = jwt["audience"]["Fn::If"]
     assert condition == "CreatesAuth" and given_audience == ref("JwtAudience")
     assert created_audience == [ref("PlatformClient"), ref("MasteryTrackClient")]
