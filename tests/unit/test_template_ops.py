@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -421,3 +423,38 @@ def test_the_created_auth_is_in_the_outputs_without_secrets() -> None:
     assert outputs["MasteryTrackClientId"]["Value"] == ref("MasteryTrackClient")
     assert "ClientSecret" not in json.dumps(outputs)
     assert {"AlarmTopicArn", "DashboardUrl"} <= set(outputs)
+
+
+# --- deployment environments (samconfig.toml) ------------------------------------------------
+
+SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+ENVIRONMENTS = ["staging", "production"]
+
+
+def _overrides(env: str) -> dict[str, str]:
+    raw = SAMCONFIG[env]["deploy"]["parameters"].get("parameter_overrides", "")
+    return dict(item.split("=", 1) for item in raw.split())
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_committed_overrides_are_allowed_parameter_values_without_account_details(env: str) -> None:
+    parameters = TEMPLATE["Parameters"]
+    for name, value in _overrides(env).items():
+        assert name in parameters, f"{env}: {name} is not a template parameter"
+        allowed = parameters[name].get("AllowedValues")
+        assert allowed is None or value in [str(v) for v in allowed], f"{env}: {name}={value}"
+        pattern = parameters[name].get("AllowedPattern")
+        assert pattern is None or re.fullmatch(pattern, value), f"{env}: {name}={value}"
+        # ARNs, account ids and addresses are given at deploy time, never committed.
+        assert "arn:" not in value and not re.search(r"\d{12}", value) and "@" not in value
+
+
+def test_each_environment_has_its_own_stack_and_metrics_namespace() -> None:
+    stacks = [SAMCONFIG[env]["global"]["parameters"]["stack_name"] for env in ["default", *ENVIRONMENTS]]
+    assert len(set(stacks)) == len(stacks)
+    namespaces = [_overrides(env).get("MetricsNamespace") for env in ENVIRONMENTS]
+    assert None not in namespaces and len(set(namespaces)) == len(namespaces)
+
+
+def test_production_change_sets_are_confirmed_before_they_run() -> None:
+    assert SAMCONFIG["production"]["deploy"]["parameters"]["confirm_changeset"] is True
