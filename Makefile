@@ -22,7 +22,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 SAM_STAMP := $(VENV_SAM)/.sam-installed
 DEV_REQUIREMENTS := requirements-dev.txt layers/shared/requirements.txt
 
-.PHONY: help venv venv-sam test run demo bench lint build clean
+.PHONY: help venv venv-sam test run demo bench smoke lint build clean
 
 help: ## Show this help
 	@echo "Targets:"
@@ -65,6 +65,11 @@ demo: $(DEV_STAMP) ## Run the end-to-end demo against a local stack
 
 bench: $(DEV_STAMP) ## Run the benchmark
 	$(PY) -m bench.run
+
+# The settings reach the script through the environment (command-line variables are exported),
+# so the secret is not on the echoed command line.
+smoke: $(DEV_STAMP) ## Read-only smoke test of a stack: API_URL= TOKEN_URL= CLIENT_ID= CLIENT_SECRET=
+	$(PY) -m tools.smoke
 
 lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(VENV)/bin/ruff check .

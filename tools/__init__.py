@@ -1,0 +1,1 @@
+"""Operator tools: the smoke test of a running stack (`python -m tools.smoke`)."""
