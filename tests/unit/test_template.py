@@ -57,7 +57,7 @@ def _defines_handler(source: str, name: str) -> bool:
     return False
 
 
-def test_the_service_has_its_six_functions() -> None:
+def test_the_service_has_its_seven_functions() -> None:
     assert set(FUNCTIONS) == {
         "AssignFunction",
         "ImportResultsFunction",
@@ -65,6 +65,7 @@ def test_the_service_has_its_six_functions() -> None:
         "WriteBackFunction",
         "WorkflowTasksFunction",
         "SweeperFunction",
+        "EventPublisherFunction",
     }
 
 
@@ -185,8 +186,36 @@ def _policy_names(logical_id: str) -> set[str]:
     return names
 
 
-def test_progress_is_read_only_and_holds_no_secrets() -> None:
-    assert _policy_names("ProgressFunction") == {"DynamoDBReadPolicy"}
+def _table_actions(logical_id: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in FUNCTIONS[logical_id]["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            found = statement["Action"]
+            actions |= {a for a in ([found] if isinstance(found, str) else found) if a.startswith("dynamodb:")}
+    return actions
+
+
+def test_progress_reads_and_writes_only_the_roster_cache_and_holds_no_provider_secret() -> None:
+    assert _table_actions("ProgressFunction") == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",  # the live roster's cache entries
+    }
+    assert not {"KMSDecryptPolicy", "KMSEncryptPolicy"} & _policy_names("ProgressFunction")
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_function_may_scan_or_delete_what_it_never_deletes(logical_id: str) -> None:
+    actions = _table_actions(logical_id)
+    assert "dynamodb:Scan" not in actions
+    assert "DynamoDBCrudPolicy" not in _policy_names(logical_id)
+    # Only abandoning an intent the provider refused deletes (assign, and the sweeper resuming one).
+    assert ("dynamodb:DeleteItem" in actions) == (logical_id in {"AssignFunction", "SweeperFunction"})
+
+
+def test_only_the_functions_that_create_passwords_may_encrypt() -> None:
+    encrypting = {lid for lid in FUNCTIONS if "KMSEncryptPolicy" in _policy_names(lid)}
+    assert encrypting == {"AssignFunction"}
 
 
 # The sweeper calls providers too: it finishes assignments whose request died.

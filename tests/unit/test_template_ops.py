@@ -94,6 +94,23 @@ ALARMS: dict[str, Metric | MetricMath] = {
     "WorkflowTasksFunctionThrottlesAlarm": lambda_metric("Throttles", "WorkflowTasksFunction"),
     "SweeperFunctionErrorsAlarm": lambda_metric("Errors", "SweeperFunction"),
     "SweeperFunctionThrottlesAlarm": lambda_metric("Throttles", "SweeperFunction"),
+    "EventPublisherFunctionErrorsAlarm": lambda_metric("Errors", "EventPublisherFunction"),
+    "EventPublisherFunctionThrottlesAlarm": lambda_metric("Throttles", "EventPublisherFunction"),
+    "EventPublisherBehindAlarm": metric(
+        "AWS/Lambda", "IteratorAge", "Maximum", FunctionName=ref("EventPublisherFunction")
+    ),
+    "EventsUnpublishedAlarm": metric(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        QueueName={"Fn::GetAtt": ["EventPublisherFailures", "QueueName"]},
+    ),
+    "EventsWebhookUndeliveredAlarm": metric(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        QueueName={"Fn::GetAtt": ["EventsWebhookDeadLetters", "QueueName"]},
+    ),
     "WorkflowFailedAlarm": metric(
         "AWS/States", "ExecutionsFailed", StateMachineArn=ref("FinalizationStateMachine")
     ),

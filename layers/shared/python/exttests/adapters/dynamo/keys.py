@@ -80,9 +80,12 @@ def result_alias(sourced_id: str) -> dict[str, dict[str, str]]:
     return key(f"AR#{sourced_id}", "AR")
 
 
+OUTBOX_PREFIX = "OUTBOX#"
+
+
 def outbox(event_id: str) -> dict[str, dict[str, str]]:
     """A domain event waiting in the outbox (the table's stream publishes it; TTL removes it)."""
-    return key(f"OUTBOX#{event_id}", "OUTBOX")
+    return key(f"{OUTBOX_PREFIX}{event_id}", "OUTBOX")
 
 
 def cached(kind: str, object_id: str) -> dict[str, dict[str, str]]:

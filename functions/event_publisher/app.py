@@ -1,0 +1,54 @@
+"""The outbox publisher: the table's stream → the service's EventBridge bus.
+
+Each state change writes its events to the table in the same transaction (outbox items); the
+stream delivers those inserts here. A record whose event cannot be published is reported as a
+batch item failure, so Lambda retries it (and only it) — an event is never lost once its change
+is stored, and never exists for a change that was not. Delivery is at least once: consumers
+deduplicate on `detail.eventId`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from exttests import wiring
+from exttests.adapters.dynamo.keys import DOC, OUTBOX_PREFIX, PK
+from exttests.adapters.event_bus import EventBusPublisher
+from exttests.domain.events import DomainEvent
+from exttests.invocation import task_handler
+from exttests.observability import logger
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_publisher: EventBusPublisher | None = None
+
+
+def publisher() -> EventBusPublisher:
+    global _publisher
+    if _publisher is None:
+        settings = wiring.settings()
+        _publisher = EventBusPublisher(settings.event_bus_name, settings.event_source)
+    return _publisher
+
+
+def publish_record(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if record.event_name is None or record.event_name.value != "INSERT" or not image:
+        return  # the TTL removal of a published event, or not ours (the mapping filters these too)
+    if not str(image.get(PK, "")).startswith(OUTBOX_PREFIX):
+        return
+    event = DomainEvent.from_dict(json.loads(image[DOC]))
+    publisher().publish(event)
+    logger.info("event published", extra={"detail_type": event.detail_type.value, "event_id": event.event_id})
+
+
+def publish_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=publish_record, processor=processor, context=context
+    )
+
+
+handler = task_handler(publish_batch)
