@@ -8,10 +8,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import requests
+from urllib3.util import parse_url
 
 from exttests.errors import ProviderRejected, ProviderUnavailable
 from exttests.providers.answers import malformed, parse_json
-from exttests.providers.http import HttpClient
+from exttests.providers.http import HttpClient, HttpSettings, Timing
 from exttests.providers.tokens import Token, token_cache
 
 
@@ -123,20 +124,31 @@ class ClientCredentials(TokenStrategy):
     # expires on the way.
     EARLY_RENEWAL = 60.0
 
-    def __init__(self, token_endpoint: HttpClient, client_id: str, client_secret: str) -> None:
-        self._endpoint = token_endpoint
+    def __init__(
+        self,
+        provider: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        settings: HttpSettings | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        url = parse_url(token_url)
+        # The endpoint's origin is the client's base, so its path is what the log shows.
+        origin = f"{url.scheme}://{url.netloc}" if url.scheme and url.netloc else token_url
+        self._endpoint = HttpClient(provider, origin, settings, timing, secrets=(client_secret,))
+        self._path = url.path or ""
         self._client_id = client_id
         self._client_secret = client_secret
-        token_endpoint.add_secret(client_secret)
 
     @property
     def cache_key(self) -> str:
-        return f"{self._endpoint.base_url}|{self._client_id}"
+        return f"{self._endpoint.base_url}{self._path}|{self._client_id}"
 
     def obtain(self, api: HttpClient) -> Token:
         payload = post_credentials(
             self._endpoint,
-            "",
+            self._path,
             refused="the client credentials were refused",
             data={"grant_type": "client_credentials"},
             auth=(self._client_id, self._client_secret),
@@ -147,7 +159,6 @@ class ClientCredentials(TokenStrategy):
         token_type = payload.get("token_type", "Bearer")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise malformed(self._endpoint.provider, "the token is not a bearer token")
-        api.add_secret(access_token)
         lifetime = _seconds(payload.get("expires_in"))
         if lifetime is None:
             return Token(access_token, expires_at=None)  # kept until refused, then renewed

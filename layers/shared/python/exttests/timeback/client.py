@@ -37,8 +37,9 @@ class TimebackConfig:
 
 class TimebackClient:
     def __init__(self, config: TimebackConfig, timing: Timing | None = None) -> None:
-        token_endpoint = HttpClient(NAME, config.token_url, config.http, timing)
-        credentials = ClientCredentials(token_endpoint, config.client_id, config.client_secret)
+        credentials = ClientCredentials(
+            NAME, config.token_url, config.client_id, config.client_secret, config.http, timing
+        )
         self._api = AuthenticatedClient(HttpClient(NAME, config.api_url, config.http, timing), credentials)
 
     # --- reads -------------------------------------------------------------------------
