@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-import logging
+import time
 from typing import Any
 
 import pytest
@@ -9,16 +9,17 @@ import responses
 from requests import exceptions as rexc
 from responses import matchers
 
-from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
+from exttests import budget
+from exttests.errors import CircuitOpen, ProviderDeadlineExceeded, ProviderRejected, ProviderUnavailable
 from exttests.providers import base
-from exttests.providers import http as core
-from exttests.providers.base import AssignRequest
+from exttests.providers.base import AssignmentRef, AssignRequest
 from exttests.providers.edulastic import EdulasticConfig, EdulasticProvider
-from exttests.providers.http import HttpSettings
+from exttests.providers.http import HttpSettings, Timing
+from exttests.providers.tokens import Token, token_cache
+from tests.unit.providers.http_doubles import Clock
 
 API = "https://edu.test/api"
 APP = "https://student.edu.test"
-NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 PASSWORD = "service-Pa55word!"
 TOKEN = "tok-AAAA-1111"
 TOKEN2 = "tok-BBBB-2222"
@@ -26,32 +27,6 @@ STUDENT_PW = "kid-Pa55-xyz"
 CLASS = "class-1"
 USER = "user-1"
 TEST = "test-1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state():
-    core.reset_state()
-    yield
-    core.reset_state()
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
 
 
 def config(**overrides: Any) -> EdulasticConfig:
@@ -71,9 +46,8 @@ def config(**overrides: Any) -> EdulasticConfig:
 
 
 def provider(sleeps: list[float], clock: Clock | None = None, **overrides: Any) -> EdulasticProvider:
-    return EdulasticProvider(
-        config(**overrides), sleep=sleeps.append, clock=clock or Clock(), rand=lambda: 1.0
-    )
+    timing = Timing(sleep=sleeps.append, clock=clock or Clock(), rand=lambda: 1.0)
+    return EdulasticProvider(config(**overrides), timing)
 
 
 def request(**overrides: Any) -> AssignRequest:
@@ -82,7 +56,8 @@ def request(**overrides: Any) -> AssignRequest:
         "first_name": "Kid",
         "last_name": "Doe",
         "new_student_password": STUDENT_PW,
-        "test_id": TEST,
+        "vendor_test_id": TEST,
+        "requested_test_id": None,
     }
     values.update(overrides)
     return AssignRequest(**values)
@@ -148,12 +123,13 @@ IN_CLASS = {"_id": USER, "email": "kid@school.test", "groups": [{"_id": CLASS}]}
 # --- port ------------------------------------------------------------------------------
 
 
-def test_implements_the_port(sleeps):
+def test_implements_the_port_and_pulls_results_with_a_password_it_sets(sleeps):
     p = provider(sleeps)
-    assert p.name == "edulastic"
-    # the port's protocols are not runtime-checkable: this is checked by mypy
-    port: base.ResultsProvider = p
-    assert callable(port.assign) and callable(port.fetch_results)
+    # the port's protocol is not runtime-checkable: this is checked by mypy
+    port: base.TestProvider = p
+    assert port.traits.provider.value == "edulastic"
+    assert port.traits.pulls_results and port.traits.workflow_wait == base.WorkflowWait.POLL
+    assert port.traits.service_sets_password is True
     assert "Pa55" not in repr(p.config)
 
 
@@ -216,7 +192,7 @@ def test_config_defaults(rsps, sleeps):
     add_lookup(rsps, [IN_CLASS])
     add_assign(rsps)
 
-    result = EdulasticProvider(cfg, sleep=sleeps.append, clock=Clock()).assign(request())
+    result = EdulasticProvider(cfg, Timing(sleep=sleeps.append, clock=Clock())).assign(request())
 
     assert result.test_url == f"https://app.edulastic.com/home/group/{CLASS}/assignment/asg-1"
 
@@ -283,9 +259,9 @@ def test_bare_payloads_are_accepted(rsps, sleeps):
     assert provider(sleeps).assign(request()).assignment_id == "asg-9"
 
 
-def test_missing_test_id_is_rejected_without_calls(rsps, sleeps):
+def test_missing_vendor_test_id_is_rejected_without_calls(rsps, sleeps):
     with pytest.raises(ProviderRejected) as info:
-        provider(sleeps).assign(request(test_id=None))
+        provider(sleeps).assign(request(vendor_test_id=None, requested_test_id="ignored"))
     assert info.value.provider == "edulastic"
     assert len(rsps.calls) == 0
 
@@ -335,7 +311,7 @@ def add_lookup_by_token(rsps) -> None:
 
 def test_401_with_a_cached_token_logs_in_again_and_repeats(rsps, sleeps):
     # a warm container still holds a token the provider has since expired
-    core.token_cache.put(f"{API}|service@school.test", TOKEN, NOW)
+    token_cache.put(f"{API}|service@school.test", Token(TOKEN, expires_at=None))
     login = add_login(rsps, TOKEN2)
     add_lookup_by_token(rsps)
     assign = add_assign(rsps)
@@ -471,13 +447,19 @@ def test_timeout_on_create_student_creates_again_when_lookup_finds_nothing(rsps,
     assert result.created_student is True
 
 
-def test_timeout_on_assign_looks_up_instead_of_assigning_again(rsps, sleeps):
+@pytest.mark.parametrize(
+    "cut_short",
+    [rexc.ReadTimeout("slow"), ProviderDeadlineExceeded("edulastic")],
+    ids=["read-timeout", "budget-with-time-left"],
+)
+def test_an_assign_with_an_unknown_outcome_is_looked_up_not_repeated(rsps, sleeps, cut_short):
     add_login(rsps)
     add_lookup(rsps, [IN_CLASS])
-    assign = add_assign(rsps, body=rexc.ReadTimeout("slow"))
+    assign = add_assign(rsps, body=cut_short)
     lookup = add_all(rsps, [{"_id": "made-it", "testId": TEST}])
 
-    result = provider(sleeps).assign(request())
+    with budget.budget(30.0):
+        result = provider(sleeps).assign(request())
 
     assert assign.call_count == 1
     assert lookup.call_count == 1
@@ -505,7 +487,7 @@ def test_503_on_assign_is_retried(rsps, sleeps):
     add_assign(rsps)
 
     assert provider(sleeps).assign(request()).assignment_id == "asg-1"
-    assert sleeps == [2.0]
+    assert len(calls_to(rsps, "/assignments/v2/assign")) == 2
 
 
 def test_other_4xx_is_rejected_with_reason(rsps, sleeps):
@@ -673,7 +655,9 @@ def add_results(rsps, activity: Any, test: Any) -> tuple[Any, Any]:
 
 
 def fetch(p: EdulasticProvider):
-    return p.fetch_results(assignment_id="asg-1", class_id=CLASS, test_id=TEST, provider_user_id=USER)
+    return p.fetch_results(
+        AssignmentRef(assignment_id="asg-1", class_id=CLASS, test_id=TEST, provider_user_id=USER)
+    )
 
 
 @pytest.mark.parametrize("wrapped", [False, True])
@@ -761,8 +745,7 @@ def test_malformed_results_are_unavailable(rsps, sleeps, activity, test):
 # --- secrets ---------------------------------------------------------------------------
 
 
-def test_no_secret_in_logs_or_errors(rsps, sleeps, caplog):
-    caplog.set_level(logging.DEBUG)
+def test_no_secret_in_logs_or_errors(rsps, sleeps, log):
     errors: list[Exception] = []
 
     # student creation rejected with a message that echoes the password
@@ -786,7 +769,7 @@ def test_no_secret_in_logs_or_errors(rsps, sleeps, caplog):
     errors.append(unavailable.value)
 
     # and the provider goes down
-    core.reset_state()
+    token_cache.clear()
     add_login(rsps)
     rsps.replace(responses.POST, f"{API}/auth/login", json={"result": {"token": TOKEN}})
     rsps.replace(responses.POST, f"{API}/search/users/by-emails", body=rexc.ConnectionError(f"x {TOKEN}"))
@@ -795,8 +778,70 @@ def test_no_secret_in_logs_or_errors(rsps, sleeps, caplog):
     errors.append(down.value)
 
     texts = [str(e) for e in errors] + [repr(e.args) for e in errors]
-    texts += [r.getMessage() for r in caplog.records]
+    texts += log.texts()
+    assert log.records
     texts += [repr(config())]
     for secret in (PASSWORD, TOKEN, STUDENT_PW):
         for text in texts:
             assert secret not in text
+
+
+# --- redirects, ids and the time budget ------------------------------------------------
+
+ELSEWHERE = "https://elsewhere.test/collect"
+
+
+def test_a_redirected_login_sends_nothing_to_the_other_host(rsps, sleeps):
+    rsps.add(responses.POST, f"{API}/auth/login", status=307, headers={"Location": ELSEWHERE})
+    elsewhere = rsps.add(responses.POST, ELSEWHERE, json={"result": {"token": "stolen"}})
+
+    with pytest.raises(ProviderUnavailable) as info:
+        provider(sleeps).assign(request())
+
+    assert elsewhere.call_count == 0  # the login body holds the service password
+    assert info.value.reason == "unexpected redirect (HTTP 307)"
+    assert not isinstance(info.value, ProviderRejected)
+
+
+def test_a_redirected_call_sends_nothing_to_the_other_host(rsps, sleeps):
+    add_login(rsps)
+    rsps.add(responses.POST, f"{API}/search/users/by-emails", status=307, headers={"Location": ELSEWHERE})
+    elsewhere = rsps.add(responses.POST, ELSEWHERE, json={})
+
+    with pytest.raises(ProviderUnavailable) as info:
+        provider(sleeps).assign(request())
+
+    assert elsewhere.call_count == 0
+    assert info.value.reason == "unexpected redirect (HTTP 307)"
+
+
+def test_results_ids_are_encoded_into_the_path(rsps, sleeps):
+    add_login(rsps)
+    activity = rsps.add(
+        responses.POST, f"{API}/assignments/a%2F1/classes/c%3F2/test-activity", json={"testActivities": []}
+    )
+    rsps.add(responses.GET, f"{API}/test/t%201/minimal", json={"result": {"itemGroups": []}})
+
+    results = provider(sleeps).fetch_results(
+        AssignmentRef(assignment_id="a/1", class_id="c?2", test_id="t 1", provider_user_id=USER)
+    )
+
+    assert activity.call_count == 1
+    assert results.started is False and results.questions == ()
+
+
+def test_a_create_cut_short_by_the_budget_propagates_when_no_time_remains(rsps, sleeps):
+    add_login(rsps)
+    add_lookup(rsps, [IN_CLASS])
+
+    def spend_the_budget(_request: Any) -> Any:
+        time.sleep(0.3)
+        raise ProviderDeadlineExceeded("edulastic")
+
+    rsps.add_callback(responses.POST, f"{API}/assignments/v2/assign", callback=spend_the_budget)
+    lookup = add_all(rsps, [{"_id": "made-it", "testId": TEST}])
+
+    with budget.budget(0.5), pytest.raises(ProviderDeadlineExceeded):
+        provider(sleeps).assign(request())
+
+    assert lookup.call_count == 0

@@ -1,256 +1,387 @@
 from __future__ import annotations
 
-import logging
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
 import pytest
-import requests
 import responses
 from requests import exceptions as rexc
-from urllib3 import exceptions as u3exc
 
-from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
+from exttests import budget
+from exttests.errors import (
+    CircuitOpen,
+    ConfigError,
+    ProviderDeadlineExceeded,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from exttests.providers import http as core
-from exttests.providers.http import HttpClient, HttpSettings, OutcomeUnknown, parse_retry_after
+from exttests.providers.answers import parse_json, parse_retry_after
+from exttests.providers.attempts import LogicalCall
+from exttests.providers.http import (
+    HttpClient,
+    HttpSettings,
+    OutcomeUnknown,
+    Timing,
+    create_or_find,
+    create_outcome_unknown,
+)
+from exttests.providers.observer import set_observer
+from tests.unit.providers.http_doubles import (
+    NOW,
+    Clock,
+    RecordingObserver,
+    ScriptedServer,
+    Sleeper,
+    Step,
+    closed_port_url,
+)
 
 BASE = "https://provider.test/api"
-NOW = 1_700_000_000.0
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeper:
-    def __init__(self, clock: Clock) -> None:
-        self.calls: list[float] = []
-        self.clock = clock
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state():
-    core.reset_state()
-    yield
-    core.reset_state()
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sleeper(clock: Clock) -> Sleeper:
-    return Sleeper(clock)
-
-
-def make_client(clock: Clock, sleeper: Sleeper, **settings: Any) -> HttpClient:
+def make_client(
+    clock: Clock, sleeper: Sleeper, base: str = BASE, rand: float = 1.0, **settings: Any
+) -> HttpClient:
     return HttpClient(
         "prov",
-        BASE,
+        base,
         HttpSettings(**settings),
-        sleep=sleeper,
-        clock=clock,
-        rand=lambda: 1.0,
+        Timing(sleep=sleeper, clock=clock, rand=lambda: rand),
         secrets=("s3cret-password",),
     )
 
 
-def refused() -> rexc.ConnectionError:
-    inner = u3exc.NewConnectionError(None, "Failed to establish a new connection: refused")  # type: ignore[arg-type]
-    return rexc.ConnectionError(u3exc.MaxRetryError(None, BASE, inner))  # type: ignore[arg-type]
+def api(server: ScriptedServer) -> str:
+    return f"{server.url}/api"
 
 
-# --- retries ---------------------------------------------------------------------------
+# --- retries (urllib3's Retry, over a real local server) --------------------------------
 
 
-def test_retries_503_then_succeeds_with_jittered_backoff(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", status=503)
-    rsps.add(responses.GET, f"{BASE}/thing", status=503)
-    rsps.add(responses.GET, f"{BASE}/thing", json={"ok": True})
-    client = HttpClient("prov", BASE, sleep=sleeper, clock=clock, rand=lambda: 0.5)
+def test_a_503_is_retried_with_full_jitter_backoff(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(503), Step(503), Step(200, {"ok": True}))
+    client = make_client(clock, sleeper, api(server), rand=0.5)
 
     response = client.request("GET", "/thing")
 
     assert response.json() == {"ok": True}
-    assert len(rsps.calls) == 3
+    assert server.count("GET", "/api/thing") == 3
     # full jitter: rand * min(cap, base * 2**(attempt-1)) with base 0.5
     assert sleeper.calls == [0.25, 0.5]
 
 
-def test_backoff_is_capped(rsps, clock, sleeper):
-    for _ in range(6):
-        rsps.add(responses.GET, f"{BASE}/thing", status=502)
-    client = make_client(clock, sleeper, max_attempts=6, backoff_base=1.0, backoff_cap=3.0)
+def test_backoff_is_capped(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(502))
+    client = make_client(clock, sleeper, api(server), max_attempts=6, backoff_base=1.0, backoff_cap=3.0)
 
     with pytest.raises(ProviderUnavailable) as info:
         client.request("GET", "/thing")
 
     assert sleeper.calls == [1.0, 2.0, 3.0, 3.0, 3.0]
-    assert len(rsps.calls) == 6
+    assert server.count("GET", "/api/thing") == 6
     assert not isinstance(info.value, CircuitOpen)
-    assert "502" in info.value.reason
+    assert info.value.reason == "HTTP 502 after 6 attempts"
 
 
-def test_retry_after_seconds_is_honoured(rsps, clock, sleeper):
-    rsps.add(responses.POST, f"{BASE}/thing", status=429, headers={"Retry-After": "7"})
-    rsps.add(responses.POST, f"{BASE}/thing", json={})
-    client = make_client(clock, sleeper)
+def test_retry_after_seconds_is_honoured_even_for_a_create(server, clock, sleeper):
+    server.script("POST", "/api/thing", Step(429, headers={"Retry-After": "7"}), Step(201))
+    client = make_client(clock, sleeper, api(server))
 
     client.request("POST", "/thing", json={}, idempotent=False)
 
     assert sleeper.calls == [7.0]
+    assert server.count("POST", "/api/thing") == 2
 
 
-def test_retry_after_http_date_is_honoured(rsps, clock, sleeper):
+def test_retry_after_http_date_is_honoured(server, clock, sleeper):
     when = format_datetime(datetime.fromtimestamp(NOW + 6, tz=UTC), usegmt=True)
-    rsps.add(responses.GET, f"{BASE}/thing", status=503, headers={"Retry-After": when})
-    rsps.add(responses.GET, f"{BASE}/thing", json={})
-    client = make_client(clock, sleeper)
+    server.script("GET", "/api/thing", Step(503, headers={"Retry-After": when}), Step(200))
+    client = make_client(clock, sleeper, api(server))
 
     client.request("GET", "/thing")
 
     assert sleeper.calls == [6.0]
 
 
-def test_retry_after_is_capped(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", status=429, headers={"Retry-After": "3600"})
-    rsps.add(responses.GET, f"{BASE}/thing", json={})
-    client = make_client(clock, sleeper, retry_after_cap=9.0)
+def test_retry_after_is_capped(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(429, headers={"Retry-After": "3600"}), Step(200))
+    client = make_client(clock, sleeper, api(server), retry_after_cap=9.0)
 
     client.request("GET", "/thing")
 
     assert sleeper.calls == [9.0]
 
 
-def test_429_after_all_attempts_is_unavailable(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", status=429)
-    client = make_client(clock, sleeper)
+def test_429_after_all_attempts_is_unavailable(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(429))
+    client = make_client(clock, sleeper, api(server))
 
     with pytest.raises(ProviderUnavailable) as info:
         client.request("GET", "/thing")
 
-    assert len(rsps.calls) == 4
-    assert "rate limited" in info.value.reason
+    assert server.count("GET", "/api/thing") == 4
+    assert info.value.reason == "rate limited (HTTP 429) after 4 attempts"
 
 
-def test_500_is_not_retried(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", status=500)
-    client = make_client(clock, sleeper)
+def test_a_500_is_not_retried(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(500))
+    client = make_client(clock, sleeper, api(server))
 
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable) as info:
         client.request("GET", "/thing")
 
-    assert len(rsps.calls) == 1
+    assert server.count("GET", "/api/thing") == 1
     assert sleeper.calls == []
+    assert info.value.reason == "HTTP 500"
 
 
-def test_read_timeout_is_retried_when_idempotent(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", body=rexc.ReadTimeout("slow"))
-    rsps.add(responses.GET, f"{BASE}/thing", json={"ok": 1})
-    client = make_client(clock, sleeper)
+def test_a_read_timeout_is_retried_when_idempotent(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(200, delay=1.0), Step(200, {"ok": 1}))
+    client = make_client(clock, sleeper, api(server), read_timeout=0.2)
 
     assert client.request("GET", "/thing").json() == {"ok": 1}
-    assert len(rsps.calls) == 2
+    assert server.count("GET", "/api/thing") == 2
 
 
-def test_read_timeout_on_create_is_not_retried(rsps, clock, sleeper):
-    rsps.add(responses.POST, f"{BASE}/create", body=rexc.ReadTimeout("slow"))
-    rsps.add(responses.POST, f"{BASE}/create", json={})
-    client = make_client(clock, sleeper)
+def test_read_timeouts_that_outlast_the_retries_are_unavailable(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(200, delay=1.0))
+    client = make_client(clock, sleeper, api(server), read_timeout=0.1, max_attempts=2)
+
+    with pytest.raises(ProviderUnavailable) as info:
+        client.request("GET", "/thing")
+
+    assert server.count("GET", "/api/thing") == 2
+    assert info.value.reason == "timed out after 2 attempts"
+
+
+def test_a_read_timeout_on_a_create_is_outcome_unknown_and_not_repeated(server, clock, sleeper):
+    server.script("POST", "/api/create", Step(201, delay=1.0))
+    client = make_client(clock, sleeper, api(server), read_timeout=0.2)
 
     with pytest.raises(OutcomeUnknown) as info:
         client.request("POST", "/create", json={}, idempotent=False)
 
     assert isinstance(info.value, ProviderUnavailable)
-    assert len(rsps.calls) == 1
+    assert info.value.reason == "timed out; the outcome is unknown"
+    assert server.count("POST", "/api/create") == 1
 
 
 @pytest.mark.parametrize("status", [502, 504])
-def test_gateway_error_on_create_is_outcome_unknown(rsps, clock, sleeper, status):
-    rsps.add(responses.POST, f"{BASE}/create", status=status)
-    client = make_client(clock, sleeper)
+def test_a_gateway_error_on_a_create_is_outcome_unknown(server, clock, sleeper, status):
+    server.script("POST", "/api/create", Step(status))
+    client = make_client(clock, sleeper, api(server))
 
     with pytest.raises(OutcomeUnknown):
         client.request("POST", "/create", json={}, idempotent=False)
 
-    assert len(rsps.calls) == 1
+    assert server.count("POST", "/api/create") == 1
 
 
-@pytest.mark.parametrize("error", [rexc.ConnectTimeout("connect"), refused()])
-def test_unsent_create_is_retried(rsps, clock, sleeper, error):
-    rsps.add(responses.POST, f"{BASE}/create", body=error)
-    rsps.add(responses.POST, f"{BASE}/create", json={"id": 1})
-    client = make_client(clock, sleeper)
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_create_is_repeated_when_the_provider_surely_did_not_act(server, clock, sleeper, status):
+    server.script("POST", "/api/create", Step(status), Step(201, {"id": 1}))
+    client = make_client(clock, sleeper, api(server))
 
     assert client.request("POST", "/create", json={}, idempotent=False).json() == {"id": 1}
-    assert len(rsps.calls) == 2
+    assert server.count("POST", "/api/create") == 2
 
 
-def test_connection_dropped_after_sending_a_create_is_outcome_unknown(rsps, clock, sleeper):
-    dropped = rexc.ConnectionError(u3exc.ProtocolError("Connection aborted.", ConnectionResetError()))
-    rsps.add(responses.POST, f"{BASE}/create", body=dropped)
-    client = make_client(clock, sleeper)
+def test_a_connection_dropped_after_sending_a_create_is_outcome_unknown(server, clock, sleeper):
+    server.script("POST", "/api/create", Step(drop=True))
+    client = make_client(clock, sleeper, api(server))
 
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as info:
         client.request("POST", "/create", json={}, idempotent=False)
-    assert len(rsps.calls) == 1
+
+    assert server.count("POST", "/api/create") == 1
+    assert info.value.reason == "connection lost; the outcome is unknown"
 
 
-def test_connection_errors_exhausted_are_unavailable(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", body=refused())
-    client = make_client(clock, sleeper, max_attempts=3)
+def test_a_dropped_connection_is_retried_when_idempotent(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(drop=True), Step(200, {"ok": 1}))
+    client = make_client(clock, sleeper, api(server))
+
+    assert client.request("GET", "/thing").json() == {"ok": 1}
+    assert server.count("GET", "/api/thing") == 2
+
+
+def test_a_refused_connection_is_retried_even_for_a_create(clock, sleeper):
+    client = make_client(clock, sleeper, closed_port_url(), max_attempts=3)
 
     with pytest.raises(ProviderUnavailable) as info:
-        client.request("GET", "/thing")
+        client.request("POST", "/create", json={}, idempotent=False)
 
-    assert len(rsps.calls) == 3
-    assert "ConnectionError" in info.value.reason
+    # never reached the provider, so it is not "outcome unknown": retried, then unavailable
+    assert not isinstance(info.value, OutcomeUnknown)
+    assert len(sleeper.calls) == 2
+    assert info.value.reason == "could not connect after 3 attempts"
 
 
-def test_every_call_carries_connect_and_read_timeouts(clock, sleeper):
-    seen: list[dict[str, Any]] = []
+def test_a_connect_timeout_on_a_create_is_not_outcome_unknown(rsps, clock, sleeper):
+    rsps.add(responses.POST, f"{BASE}/create", body=rexc.ConnectTimeout("connect"))
+    client = make_client(clock, sleeper, max_attempts=1)
 
-    class RecordingSession(requests.Session):
-        def request(self, method, url, **kwargs):  # type: ignore[override]
-            seen.append(kwargs)
-            raise rexc.ConnectTimeout("nope")
+    with pytest.raises(ProviderUnavailable) as info:
+        client.request("POST", "/create", json={}, idempotent=False)
 
-    client = HttpClient(
-        "prov",
-        BASE,
-        HttpSettings(connect_timeout=1.5, read_timeout=7.0, max_attempts=2),
-        session=RecordingSession(),
-        sleep=sleeper,
-        clock=clock,
-    )
-    with pytest.raises(ProviderUnavailable):
-        client.request("GET", "/thing")
-    assert [kw["timeout"] for kw in seen] == [(1.5, 7.0), (1.5, 7.0)]
+    assert not isinstance(info.value, OutcomeUnknown)
+    assert info.value.reason == "timed out connecting after 1 attempt"
 
 
 def test_default_settings():
     settings = HttpSettings()
     assert (settings.connect_timeout, settings.read_timeout) == (3.05, 10.0)
-    assert settings.max_attempts == 4
-    assert settings.breaker_failure_threshold == 5
-    assert settings.breaker_cooldown == 30.0
+    assert (settings.max_attempts, settings.backoff_base, settings.backoff_cap) == (4, 0.5, 4.0)
+    assert settings.retry_after_cap == 10.0
+    assert (settings.breaker_failure_threshold, settings.breaker_cooldown) == (5, 30.0)
+
+
+# --- the time budget -------------------------------------------------------------------
+
+
+def logical_call(**settings: Any) -> LogicalCall:
+    return LogicalCall("prov", "GET", "/thing", True, HttpSettings(**settings), Timing(), lambda *args: None)
+
+
+def test_every_attempt_carries_the_configured_timeouts_outside_a_budget():
+    timeout = logical_call(connect_timeout=1.5, read_timeout=7.0).attempt_timeout()
+    assert (timeout.connect_timeout, timeout.read_timeout, timeout.total) == (1.5, 7.0, None)
+
+
+def test_every_attempt_timeout_is_bounded_by_the_budget():
+    with budget.budget(2.0):
+        timeout = logical_call(connect_timeout=3.05, read_timeout=10.0).attempt_timeout()
+    assert timeout.total is not None and 1.5 < timeout.total <= 2.0
+    assert timeout.connect_timeout is not None and timeout.connect_timeout <= 2.0
+    assert timeout.read_timeout is not None and timeout.read_timeout <= 2.0
+
+
+def test_a_hanging_provider_ends_in_a_deadline_within_the_budget(server, clock, sleeper):
+    server.script("GET", "/api/hang", Step(200, delay=60))
+    client = make_client(clock, sleeper, api(server))
+    started = time.monotonic()
+
+    with budget.budget(2.0), pytest.raises(ProviderDeadlineExceeded) as info:
+        client.request("GET", "/hang")
+
+    # The configured read timeout (10 s) would have let it hang far longer.
+    assert time.monotonic() - started < 8
+    assert server.count("GET", "/api/hang") == 1
+    assert sleeper.calls == []
+    assert info.value.provider == "prov"
+
+
+def test_a_provider_slower_than_the_budget_gets_one_attempt(server, clock, sleeper):
+    server.script("GET", "/api/slow", Step(200, delay=9))
+    client = make_client(clock, sleeper, api(server))
+
+    with budget.budget(3.0), pytest.raises(ProviderDeadlineExceeded):
+        client.request("GET", "/slow")
+
+    assert server.count("GET", "/api/slow") == 1
+
+
+def test_no_attempt_starts_when_the_budget_is_spent(server, clock, sleeper):
+    observer = RecordingObserver()
+    set_observer(observer)
+    server.script("GET", "/api/thing", Step(200))
+    client = make_client(clock, sleeper, api(server))
+
+    with budget.budget(0.1), pytest.raises(ProviderDeadlineExceeded):
+        client.request("GET", "/thing")
+
+    assert server.received == []
+    assert observer.failed == ["prov"]
+
+
+def test_no_wait_starts_when_the_budget_cannot_cover_it(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(503, headers={"Retry-After": "5"}), Step(200))
+    client = make_client(clock, sleeper, api(server))
+
+    with budget.budget(2.0), pytest.raises(ProviderDeadlineExceeded):
+        client.request("GET", "/thing")
+
+    assert sleeper.calls == []
+    assert server.count("GET", "/api/thing") == 1
+
+
+def test_a_deadline_does_not_count_against_the_provider(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(503, headers={"Retry-After": "5"}))
+    client = make_client(clock, sleeper, api(server), breaker_failure_threshold=1)
+
+    with budget.budget(1.0), pytest.raises(ProviderDeadlineExceeded):
+        client.request("GET", "/thing")
+
+    assert client.breaker.state == "closed"
+
+
+def test_outside_a_budget_waits_are_not_bounded(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(503, headers={"Retry-After": "5"}), Step(200))
+    client = make_client(clock, sleeper, api(server))
+
+    assert client.request("GET", "/thing").status_code == 200
+    assert sleeper.calls == [5.0]
+
+
+def test_a_create_cut_short_by_the_budget_has_an_unknown_outcome_only_while_time_remains():
+    deadline = ProviderDeadlineExceeded("prov")
+    assert create_outcome_unknown(OutcomeUnknown("prov", "timed out"))
+    assert create_outcome_unknown(deadline)  # outside a budget there is always time
+    with budget.budget(5.0):
+        assert create_outcome_unknown(deadline)
+    with budget.budget(0.0):
+        assert not create_outcome_unknown(deadline)
+        assert create_outcome_unknown(OutcomeUnknown("prov", "timed out"))
+    assert not create_outcome_unknown(ProviderUnavailable("prov", "HTTP 500"))
+
+
+def test_create_or_find_looks_up_instead_of_repeating():
+    made: list[str] = []
+
+    def create() -> str:
+        made.append("create")
+        raise OutcomeUnknown("prov", "timed out")
+
+    assert create_or_find(create, lambda: "found") == "found"
+    assert made == ["create"]
+
+
+def test_create_or_find_creates_once_more_when_nothing_was_made():
+    answers: list[Any] = [OutcomeUnknown("prov", "timed out"), "created"]
+
+    def create() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    assert create_or_find(create, lambda: None) == "created"
+
+
+def test_create_or_find_gives_up_after_two_unknown_outcomes():
+    calls: list[int] = []
+
+    def create() -> str:
+        calls.append(1)
+        raise OutcomeUnknown("prov", "timed out")
+
+    with pytest.raises(OutcomeUnknown):
+        create_or_find(create, lambda: None)
+    assert len(calls) == 2
+
+
+def test_create_or_find_lets_other_failures_through():
+    def create() -> str:
+        raise ProviderUnavailable("prov", "HTTP 500")
+
+    def find() -> str:
+        raise AssertionError("no lookup after a failure that says nothing was made")
+
+    with pytest.raises(ProviderUnavailable):
+        create_or_find(create, find)
 
 
 # --- 4xx -------------------------------------------------------------------------------
@@ -307,6 +438,112 @@ def test_passthrough_statuses_are_returned(rsps, clock, sleeper, status):
     client = make_client(clock, sleeper)
 
     assert client.request("POST", "/thing", passthrough=(401, 409)).status_code == status
+
+
+# --- messages never name a path ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"status": 503}, "HTTP 503 after 4 attempts"),
+        ({"status": 500}, "HTTP 500"),
+        (
+            {"body": rexc.ConnectionError("Connection aborted /students/s-42")},
+            "connection lost after 1 attempt",
+        ),
+        ({"body": rexc.ReadTimeout("read timed out on /students/s-42")}, "timed out after 1 attempt"),
+    ],
+)
+def test_unavailable_reasons_say_what_happened_without_the_path(rsps, clock, sleeper, kwargs, reason):
+    rsps.add(responses.GET, f"{BASE}/students/s-42/scores", **kwargs)
+    client = make_client(clock, sleeper)
+
+    with pytest.raises(ProviderUnavailable) as info:
+        client.request("GET", "/students/{id}/scores", ids=("s-42",))
+
+    assert info.value.reason == reason
+    for text in (str(info.value), repr(info.value.args)):
+        assert "/students" not in text and "s-42" not in text and "provider.test" not in text
+
+
+def test_malformed_json_is_unavailable_without_the_path(rsps, clock, sleeper):
+    rsps.add(responses.GET, f"{BASE}/thing", body="not json", content_type="application/json")
+    client = make_client(clock, sleeper)
+    response = client.request("GET", "/thing")
+
+    with pytest.raises(ProviderUnavailable) as info:
+        parse_json("prov", response)
+
+    assert info.value.reason == "malformed answer: not JSON"
+
+
+# --- redirects and URLs ----------------------------------------------------------------
+
+
+def test_a_redirect_is_never_followed_and_counts_as_a_failure(rsps, clock, sleeper):
+    rsps.add(
+        responses.GET,
+        f"{BASE}/thing",
+        status=307,
+        headers={"Location": "https://elsewhere.test/steal"},
+    )
+    elsewhere = rsps.add(responses.GET, "https://elsewhere.test/steal", json={})
+    client = make_client(clock, sleeper, breaker_failure_threshold=1)
+
+    with pytest.raises(ProviderUnavailable) as info:
+        client.request("GET", "/thing", headers={"Authorization": "tok"})
+
+    assert elsewhere.call_count == 0
+    assert info.value.reason == "unexpected redirect (HTTP 307)"
+    assert client.breaker.state == "open"
+
+
+def test_a_redirect_on_the_real_stack_is_not_followed(server, clock, sleeper):
+    server.script("GET", "/api/thing", Step(302, headers={"Location": f"{server.url}/other"}))
+    server.script("GET", "/other", Step(200))
+    client = make_client(clock, sleeper, api(server))
+
+    with pytest.raises(ProviderUnavailable):
+        client.request("GET", "/thing")
+
+    assert server.count("GET", "/other") == 0
+
+
+def test_a_request_outside_the_configured_base_is_refused_before_sending(rsps, clock, sleeper):
+    evil = rsps.add(responses.GET, "https://evil.test/x", json={})
+    client = make_client(clock, sleeper, base="https://provider.test")
+
+    with pytest.raises(ProviderUnavailable) as info:
+        client.request("GET", "@evil.test/x")
+
+    assert info.value.reason == "refused to send a request outside the configured base"
+    assert evil.call_count == 0
+    assert len(rsps.calls) == 0
+
+
+def test_ids_are_percent_encoded_as_single_segments(rsps, clock, sleeper):
+    rsps.add(responses.GET, f"{BASE}/items/a%2Fb/c%20d%3Fe%40f", json={})
+    client = make_client(clock, sleeper)
+
+    client.request("GET", "/items/{id}/{id}", ids=("a/b", "c d?e@f"))
+
+    assert rsps.calls[0].request.path_url == "/api/items/a%2Fb/c%20d%3Fe%40f"
+
+
+@pytest.mark.parametrize("bad", ["", ".", ".."])
+def test_an_id_that_cannot_be_a_segment_is_rejected_before_sending(rsps, clock, sleeper, bad):
+    client = make_client(clock, sleeper)
+
+    with pytest.raises(ProviderRejected):
+        client.request("GET", "/items/{id}", ids=(bad,))
+    assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("base", ["", "provider.test/api", "ftp://provider.test", "https://"])
+def test_the_base_url_must_be_an_absolute_http_url(base):
+    with pytest.raises(ConfigError):
+        HttpClient("prov", base)
 
 
 # --- circuit breaker -------------------------------------------------------------------
@@ -418,11 +655,86 @@ def test_breakers_are_per_provider(rsps, clock, sleeper):
     client = failing_client(rsps, clock, sleeper, breaker_failure_threshold=1)
     with pytest.raises(ProviderUnavailable):
         client.request("GET", "/down")
-    other = HttpClient("other", BASE, HttpSettings(), sleep=sleeper, clock=clock)
+    other = HttpClient("other", BASE, HttpSettings(), Timing(sleep=sleeper, clock=clock))
     assert other.request("GET", "/up").status_code == 200
 
 
-# --- misc ------------------------------------------------------------------------------
+# --- observer and log ------------------------------------------------------------------
+
+
+def test_the_observer_sees_every_attempt_by_path_template(server, clock, sleeper):
+    observer = RecordingObserver()
+    set_observer(observer)
+    server.script("GET", "/api/students/kid%40school.test/scores", Step(503), Step(200))
+    client = make_client(clock, sleeper, api(server))
+
+    client.request("GET", "/students/{id}/scores", ids=("kid@school.test",))
+
+    assert observer.calls == [
+        ("prov", "GET", "/students/{id}/scores", 503),
+        ("prov", "GET", "/students/{id}/scores", 200),
+    ]
+    assert observer.failed == [] and observer.opened == []
+
+
+def test_the_observer_sees_network_errors_by_kind(server, clock, sleeper):
+    observer = RecordingObserver()
+    set_observer(observer)
+    server.script("POST", "/api/create", Step(drop=True))
+    client = make_client(clock, sleeper, api(server))
+
+    with pytest.raises(OutcomeUnknown):
+        client.request("POST", "/create", idempotent=False)
+
+    assert observer.calls == [("prov", "POST", "/create", "dropped")]
+    assert observer.failed == ["prov"]
+
+
+def test_the_observer_hears_of_failed_calls_and_opened_circuits(rsps, clock, sleeper):
+    observer = RecordingObserver()
+    set_observer(observer)
+    client = failing_client(rsps, clock, sleeper, breaker_failure_threshold=2)
+
+    with pytest.raises(ProviderRejected):
+        client.request("GET", "/bad")
+    for _ in range(2):
+        with pytest.raises(ProviderUnavailable):
+            client.request("GET", "/down")
+
+    assert observer.failed == ["prov", "prov"]
+    assert observer.opened == ["prov"]
+
+
+def test_a_failing_observer_does_not_fail_the_call(rsps, clock, sleeper):
+    class Broken(RecordingObserver):
+        def call(self, *args: Any) -> None:
+            raise RuntimeError("metrics are down")
+
+    set_observer(Broken())
+    rsps.add(responses.GET, f"{BASE}/thing", json={"ok": True})
+
+    assert make_client(clock, sleeper).request("GET", "/thing").json() == {"ok": True}
+
+
+def test_the_log_has_method_template_status_and_time_but_no_ids_or_secrets(rsps, clock, sleeper, log):
+    rsps.add(responses.GET, f"{BASE}/students/kid%40example.com", json={})
+    client = make_client(clock, sleeper)
+
+    client.request(
+        "GET",
+        "/students/{id}",
+        ids=("kid@example.com",),
+        params={"email": "kid@example.com"},
+        headers={"Authorization": "tok-XYZ"},
+    )
+
+    texts = log.texts()
+    assert any("prov GET /students/{id} -> 200" in text for text in texts)
+    record = log.records[0]
+    assert (record.path_template, record.outcome, record.attempt) == ("/students/{id}", 200, 1)  # type: ignore[attr-defined]
+    for text in texts:
+        assert "kid@example.com" not in text and "kid%40example.com" not in text
+        assert "tok-XYZ" not in text and "s3cret-password" not in text
 
 
 def test_parse_retry_after():
@@ -432,26 +744,3 @@ def test_parse_retry_after():
     assert parse_retry_after("garbage", NOW) is None
     past = format_datetime(datetime.fromtimestamp(NOW - 60, tz=UTC), usegmt=True)
     assert parse_retry_after(past, NOW) == 0.0
-
-
-def test_logs_only_method_path_status_and_time(rsps, clock, sleeper, caplog):
-    caplog.set_level(logging.DEBUG)
-    rsps.add(responses.GET, f"{BASE}/thing", json={})
-    client = make_client(clock, sleeper)
-    client.request("GET", "/thing", params={"email": "kid@example.com"}, headers={"Authorization": "tok"})
-
-    records = [r for r in caplog.records if r.name == "exttests.providers"]
-    assert records
-    text = " ".join(r.getMessage() for r in records)
-    assert "GET /thing" in text and "200" in text
-    assert "kid@example.com" not in text
-    assert "tok" not in text.replace("/thing", "")
-
-
-def test_malformed_json_is_unavailable(rsps, clock, sleeper):
-    rsps.add(responses.GET, f"{BASE}/thing", body="not json", content_type="application/json")
-    client = make_client(clock, sleeper)
-    response = client.request("GET", "/thing")
-    with pytest.raises(ProviderUnavailable) as info:
-        core.parse_json("prov", response)
-    assert "malformed" in info.value.reason

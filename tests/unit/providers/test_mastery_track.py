@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -9,15 +8,16 @@ import responses
 from requests import exceptions as rexc
 from responses import matchers
 
-from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
+from exttests import budget
+from exttests.errors import CircuitOpen, ProviderDeadlineExceeded, ProviderRejected, ProviderUnavailable
 from exttests.providers import base
-from exttests.providers import http as core
-from exttests.providers.base import AssignRequest
-from exttests.providers.http import HttpSettings
+from exttests.providers.base import AssignmentRef, AssignRequest
+from exttests.providers.http import HttpSettings, Timing
 from exttests.providers.mastery_track import MasteryTrackConfig, MasteryTrackProvider
+from exttests.providers.tokens import token_cache
+from tests.unit.providers.http_doubles import Clock
 
 API = "https://mt.test/prod"
-NOW = 1_700_000_000.0
 API_KEY = "key-ZZZZ-9999"
 JWT = "jwt.first.token"
 JWT2 = "jwt.second.token"
@@ -26,42 +26,11 @@ ASSIGN = f"{API}/delivery/assignments/assign"
 INVALIDATE = f"{API}/delivery/assignments/invalidate"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state():
-    core.reset_state()
-    yield
-    core.reset_state()
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def provider(sleeps: list[float], clock: Clock, **http: Any) -> MasteryTrackProvider:
     cfg = MasteryTrackConfig(
         base_url=API, api_key=API_KEY, email="api@school.test", http=HttpSettings(max_attempts=3, **http)
     )
-    return MasteryTrackProvider(cfg, sleep=sleeps.append, clock=clock, rand=lambda: 1.0)
+    return MasteryTrackProvider(cfg, Timing(sleep=sleeps.append, clock=clock, rand=lambda: 1.0))
 
 
 def request(**overrides: Any) -> AssignRequest:
@@ -70,7 +39,8 @@ def request(**overrides: Any) -> AssignRequest:
         "first_name": "Kid",
         "last_name": "Doe",
         "new_student_password": None,
-        "test_id": "tb-42",
+        "vendor_test_id": None,
+        "requested_test_id": "tb-42",
         "line_item_sourced_id": "li-1",
         "result_sourced_id": "ar-1",
     }
@@ -122,11 +92,21 @@ def add_assign(rsps, **kwargs: Any) -> Any:
     return rsps.add(responses.POST, ASSIGN, **kwargs)
 
 
-def test_implements_the_port(sleeps, clock):
+def test_implements_the_port_and_takes_results_by_write_back(sleeps, clock):
     p = provider(sleeps, clock)
     port: base.TestProvider = p
-    assert port.name == "mastery-track"
+    assert port.traits.provider.value == "mastery-track"
+    assert port.traits.accepts_write_back and port.traits.workflow_wait == base.WorkflowWait.CALLBACK
+    assert port.traits.service_sets_password is False
     assert "key-ZZZZ" not in repr(p.config)
+
+
+def test_there_are_no_results_to_fetch(rsps, sleeps, clock):
+    with pytest.raises(ProviderRejected):
+        provider(sleeps, clock).fetch_results(
+            AssignmentRef(assignment_id="mt-1", class_id="", test_id="tb-42", provider_user_id="")
+        )
+    assert len(rsps.calls) == 0
 
 
 def test_assign_by_test_id(rsps, sleeps, clock):
@@ -158,7 +138,7 @@ def test_assign_by_subject_and_grade(rsps, sleeps, clock):
     add_auth(rsps)
     assign = add_assign(rsps)
 
-    result = provider(sleeps, clock).assign(request(test_id=None, subject="Math", grade_rank=4))
+    result = provider(sleeps, clock).assign(request(requested_test_id=None, subject="Math", grade_rank=4))
 
     body = json.loads(assign.calls[0].request.body)
     assert body == {
@@ -173,7 +153,7 @@ def test_assign_by_subject_and_grade(rsps, sleeps, clock):
 
 def test_assign_without_test_or_subject_is_rejected_without_calls(rsps, sleeps, clock):
     with pytest.raises(ProviderRejected):
-        provider(sleeps, clock).assign(request(test_id=None, subject="Math"))
+        provider(sleeps, clock).assign(request(requested_test_id=None, subject="Math"))
     assert len(rsps.calls) == 0
 
 
@@ -342,13 +322,13 @@ def test_two_read_timeouts_on_assign_are_unavailable(rsps, sleeps, clock):
     assert [c.request.url for c in rsps.calls].count(ASSIGN) == 2
 
 
-def test_503_then_success_honours_retry_after(rsps, sleeps, clock):
+def test_503_on_assign_is_retried(rsps, sleeps, clock):
     add_auth(rsps)
     add_assign(rsps, status=503, headers={"Retry-After": "3"})
     add_assign(rsps)
 
     assert provider(sleeps, clock).assign(request()).assignment_id == "mt-1"
-    assert sleeps == [3.0]
+    assert [c.request.url for c in rsps.calls].count(ASSIGN) == 2
 
 
 def test_breaker_opens_and_half_opens(rsps, sleeps, clock):
@@ -433,8 +413,7 @@ def test_invalidate_unknown_assignment_is_rejected(rsps, sleeps, clock):
 # --- secrets ---------------------------------------------------------------------------
 
 
-def test_no_secret_in_logs_or_errors(rsps, sleeps, clock, caplog):
-    caplog.set_level(logging.DEBUG)
+def test_no_secret_in_logs_or_errors(rsps, sleeps, clock, log):
     errors: list[Exception] = []
 
     add_auth(rsps)
@@ -443,15 +422,60 @@ def test_no_secret_in_logs_or_errors(rsps, sleeps, clock, caplog):
         provider(sleeps, clock).assign(request())
     errors.append(rejected.value)
 
-    core.reset_state()
+    token_cache.clear()
     rsps.replace(responses.POST, f"{API}/authorizer", status=401, json={"error": f"invalid key {API_KEY}"})
     with pytest.raises(ProviderUnavailable) as unavailable:
         provider(sleeps, clock).assign(request())
     errors.append(unavailable.value)
 
-    texts = (
-        [str(e) for e in errors] + [repr(e.args) for e in errors] + [r.getMessage() for r in caplog.records]
-    )
+    texts = [str(e) for e in errors] + [repr(e.args) for e in errors] + log.texts()
+    assert log.records
     for secret in (API_KEY, JWT):
         for text in texts:
             assert secret not in text
+
+
+# --- redirects and the time budget -----------------------------------------------------
+
+ELSEWHERE = "https://elsewhere.test/collect"
+
+
+def test_a_redirected_authorizer_call_sends_nothing_to_the_other_host(rsps, sleeps, clock):
+    rsps.add(responses.POST, f"{API}/authorizer", status=307, headers={"Location": ELSEWHERE})
+    elsewhere = rsps.add(responses.POST, ELSEWHERE, json={"success": True, "jwt": "stolen"})
+
+    with pytest.raises(ProviderUnavailable) as info:
+        provider(sleeps, clock).assign(request())
+
+    assert elsewhere.call_count == 0  # the x-api-key header would have gone with it
+    assert info.value.reason == "unexpected redirect (HTTP 307)"
+
+
+def test_a_redirected_assign_sends_nothing_to_the_other_host(rsps, sleeps, clock):
+    add_auth(rsps)
+    add_assign(rsps, status=308, headers={"Location": ELSEWHERE}, json={})
+    elsewhere = rsps.add(responses.POST, ELSEWHERE, json=created())
+
+    with pytest.raises(ProviderUnavailable) as info:
+        provider(sleeps, clock).assign(request())
+
+    assert elsewhere.call_count == 0
+    assert info.value.reason == "unexpected redirect (HTTP 308)"
+
+
+def test_an_assign_cut_short_by_the_budget_asks_again_while_time_remains(rsps, sleeps, clock):
+    add_auth(rsps)
+    add_assign(rsps, body=ProviderDeadlineExceeded("mastery-track"))
+    add_assign(rsps, status=409, json=exists({"id": "mt-1", "test_url": "https://mt.test/take/mt-1"}))
+
+    with budget.budget(30.0):
+        result = provider(sleeps, clock).assign(request())
+
+    assert result.assignment_id == "mt-1"
+    assert [c.request.url for c in rsps.calls].count(ASSIGN) == 2
+
+
+def test_no_assign_is_sent_once_the_budget_is_spent(rsps, sleeps, clock):
+    with budget.budget(0.0), pytest.raises(ProviderDeadlineExceeded):
+        provider(sleeps, clock).assign(request())
+    assert len(rsps.calls) == 0

@@ -143,3 +143,8 @@ class TestProvider(Protocol):
         """The student's activity. Only called when `traits.pulls_results`; a provider that
         writes back raises ProviderRejected."""
         ...
+
+
+# Not a pytest test class. Set outside the body: inside, mypy would make it a protocol member
+# that every adapter must declare.
+TestProvider.__test__ = False  # type: ignore[attr-defined]

@@ -8,37 +8,30 @@ required field is reported as the provider's fault (ProviderUnavailable).
 from __future__ import annotations
 
 import html
-import random
 import re
-import time
-from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from exttests.errors import ProviderError, ProviderRejected, ProviderUnavailable
+from exttests.domain.models import ToolProvider
+from exttests.errors import ProviderError, ProviderRejected
+from exttests.providers.answers import malformed, parse_json, unwrap
+from exttests.providers.auth import AuthenticatedClient, TokenStrategy, post_credentials
 from exttests.providers.base import (
     Assignment,
+    AssignmentRef,
     AssignRequest,
+    ProviderTraits,
     QuestionActivity,
+    ResultsDelivery,
     TestResults,
 )
-from exttests.providers.http import (
-    Clock,
-    HttpClient,
-    HttpSettings,
-    OutcomeUnknown,
-    Rand,
-    Sleep,
-    malformed,
-    parse_json,
-    token_cache,
-    unwrap,
-)
+from exttests.providers.http import HttpClient, HttpSettings, Timing, create_or_find
+from exttests.providers.tokens import Token
 
-NAME = "edulastic"
+NAME = ToolProvider.EDULASTIC.value
 _DAY = 86400.0
 _TITLE_MAX = 200
 _TAG = re.compile(r"<[^>]*>")
@@ -60,115 +53,60 @@ class EdulasticConfig:
     http: HttpSettings = field(default_factory=HttpSettings)
 
 
+class _ServiceLogin(TokenStrategy):
+    """The service account's login: the token goes raw (no "Bearer") in `Authorization`, and an
+    answer's `x-token-refresh` header replaces it."""
+
+    def __init__(self, config: EdulasticConfig) -> None:
+        self._config = config
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self._config.base_url.rstrip('/')}|{self._config.username}"
+
+    def obtain(self, api: HttpClient) -> Token:
+        answer = post_credentials(
+            api,
+            "/auth/login",
+            refused="the service login was refused",
+            json={"username": self._config.username, "password": self._config.password},
+        )
+        payload = unwrap(answer)
+        token = payload.get("token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            raise malformed(NAME, "no token in the login answer")
+        return Token(token, expires_at=None)
+
+    def headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": token}
+
+    def refreshed(self, response: requests.Response) -> str | None:
+        return response.headers.get("x-token-refresh") or None
+
+
 @dataclass(frozen=True)
-class _Found:
+class _ProviderAssignment:
     assignment_id: str
     expires_at: str | None
 
 
 class EdulasticProvider:
-    name: str = NAME
+    traits = ProviderTraits(ToolProvider.EDULASTIC, ResultsDelivery.PULL, service_sets_password=True)
 
-    def __init__(
-        self,
-        config: EdulasticConfig,
-        *,
-        session: requests.Session | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-        rand: Rand = random.random,
-    ) -> None:
+    def __init__(self, config: EdulasticConfig, timing: Timing | None = None) -> None:
         self.config = config
-        self._clock = clock
-        self._cache_key = f"{config.base_url.rstrip('/')}|{config.username}"
-        self._http = HttpClient(
-            NAME,
-            config.base_url,
-            config.http,
-            session=session,
-            sleep=sleep,
-            clock=clock,
-            rand=rand,
-            secrets=(config.password,),
-            on_response=self._take_refreshed_token,
-        )
-        cached = token_cache.get(self._cache_key)
-        self._token: str | None = cached[0] if cached else None
-        self._http.add_secret(self._token)
-
-    # --- auth ----------------------------------------------------------------------------
-
-    def _login(self) -> str:
-        try:
-            response = self._http.request(
-                "POST",
-                "/auth/login",
-                json={"username": self.config.username, "password": self.config.password},
-                passthrough=(401, 403),
-            )
-        except ProviderRejected as exc:
-            # Our own credentials or configuration are wrong: the client did nothing wrong.
-            raise ProviderUnavailable(NAME, f"service login failed (HTTP {exc.provider_status})") from None
-        if not 200 <= response.status_code < 300:
-            raise ProviderUnavailable(NAME, f"service login failed (HTTP {response.status_code})")
-        payload = unwrap(parse_json(NAME, response))
-        token = payload.get("token") if isinstance(payload, dict) else None
-        if not isinstance(token, str) or not token:
-            raise malformed(NAME, "login answer has no token")
-        self._set_token(token)
-        return token
-
-    def _set_token(self, token: str) -> None:
-        self._token = token
-        self._http.add_secret(token)
-        token_cache.put(self._cache_key, token, self._clock())
-
-    def _take_refreshed_token(self, response: requests.Response) -> None:
-        fresh = response.headers.get("x-token-refresh")
-        if fresh and response.status_code != 401:
-            self._set_token(fresh)
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        idempotent: bool = True,
-        passthrough: Collection[int] = (),
-        sensitive: Iterable[str] = (),
-    ) -> requests.Response:
-        sensitive = tuple(sensitive)
-        for round_ in (1, 2):
-            token = self._token or self._login()
-            response = self._http.request(
-                method,
-                path,
-                json=json,
-                params=params,
-                headers={"Authorization": token},
-                idempotent=idempotent,
-                passthrough=(*passthrough, 401),
-                sensitive=sensitive,
-            )
-            if response.status_code != 401:
-                return response
-            response.close()
-            self._token = None
-            token_cache.discard(self._cache_key, token)
-            if round_ == 2:
-                break
-        raise ProviderUnavailable(NAME, "service authentication failed after logging in again")
+        http = HttpClient(NAME, config.base_url, config.http, timing, secrets=(config.password,))
+        self._api = AuthenticatedClient(http, _ServiceLogin(config))
+        self._clock = http.timing.clock
 
     # --- assign --------------------------------------------------------------------------
 
     def ensure_available(self) -> None:
-        """Fail fast (CircuitOpen) before the caller records anything, while the circuit is open."""
-        self._http.breaker.check(self._clock())
+        self._api.ensure_available()
 
     def assign(self, request: AssignRequest) -> Assignment:
-        if not request.test_id:
+        test_id = request.vendor_test_id
+        if not test_id:
             raise ProviderRejected(NAME, "the resource has no Edulastic test id (vendorId)")
         creating, user_id = False, None
         try:
@@ -184,7 +122,7 @@ class EdulasticProvider:
                 else:
                     creating = True
                     user_id, created = self._create_student(request)
-            found, reused = self._assign(request.test_id, user_id, request.exclude_assignment_ids)
+            made, reused = self._assign(test_id, user_id, request.exclude_assignment_ids)
         except ProviderError as error:
             # The lookup found nobody, so if the student exists from now on, it is with the
             # password this call sent: the caller keeps that fact for its retry.
@@ -194,22 +132,22 @@ class EdulasticProvider:
             raise
         class_id = self.config.class_id
         return Assignment(
-            assignment_id=found.assignment_id,
+            assignment_id=made.assignment_id,
             class_id=class_id,
-            test_id=request.test_id,
-            test_url=f"{self.config.app_url.rstrip('/')}/home/group/{class_id}/assignment/{found.assignment_id}",
+            test_id=test_id,
+            test_url=f"{self.config.app_url.rstrip('/')}/home/group/{class_id}/assignment/{made.assignment_id}",
             provider_user_id=user_id,
             created_student=created,
             reused=reused,
-            expires_at=found.expires_at,
+            expires_at=made.expires_at,
         )
 
     def _find_student(self, email: str) -> dict[str, Any] | None:
-        response = self._call("POST", "/search/users/by-emails", json={"emails": [email]})
+        response = self._api.request("POST", "/search/users/by-emails", json={"emails": [email]})
         payload = unwrap(parse_json(NAME, response))
         data = payload.get("data") if isinstance(payload, dict) else payload
         if not isinstance(data, list):
-            raise malformed(NAME, "student lookup has no data list")
+            raise malformed(NAME, "no data list in the student lookup")
         wanted = email.strip().lower()
         for user in data:
             if isinstance(user, dict) and str(user.get("email", "")).strip().lower() == wanted:
@@ -221,7 +159,7 @@ class EdulasticProvider:
         if _in_class(user, self.config.class_id) is True:
             return
         # Enrolling someone already in the class is harmless, so unknown means enroll.
-        self._call(
+        self._api.request(
             "POST",
             "/enrollment/student",
             json={
@@ -247,24 +185,16 @@ class EdulasticProvider:
             "districtId": self.config.district_id,
             "institutionIds": list(self.config.institution_ids),
         }
-        for try_ in (1, 2):
-            try:
-                response = self._call(
-                    "POST",
-                    "/enrollment/user",
-                    json=body,
-                    idempotent=False,
-                    passthrough=(409,),
-                    sensitive=(password,),
-                )
-            except OutcomeUnknown:
-                user = self._find_student(request.student_email)
-                if user is not None:
-                    self._ensure_enrolled(user)
-                    return _user_id(user), True
-                if try_ == 2:
-                    raise
-                continue
+
+        def create() -> tuple[str, bool]:
+            response = self._api.request(
+                "POST",
+                "/enrollment/user",
+                json=body,
+                idempotent=False,
+                passthrough=(409,),
+                sensitive=(password,),
+            )
             if response.status_code == 409:
                 # Someone else created them meanwhile; we do not know their password.
                 user = self._find_student(request.student_email)
@@ -277,15 +207,27 @@ class EdulasticProvider:
             if user_id is None and isinstance(payload, dict):
                 user_id = _first_str(payload.get("user"), "_id", "id", "userId")
             if user_id is None:
-                raise malformed(NAME, "student creation answer has no userId")
+                raise malformed(NAME, "no userId in the student creation answer")
             return user_id, True
-        raise AssertionError("unreachable")
 
-    def _assign(self, test_id: str, user_id: str, exclude: frozenset[str]) -> tuple[_Found, bool]:
-        for try_ in (1, 2):
+        def find() -> tuple[str, bool] | None:
+            # Found after our create with an unknown outcome: made by us, with our password.
+            user = self._find_student(request.student_email)
+            if user is None:
+                return None
+            self._ensure_enrolled(user)
+            return _user_id(user), True
+
+        return create_or_find(create, find)
+
+    def _assign(
+        self, test_id: str, user_id: str, exclude: frozenset[str]
+    ) -> tuple[_ProviderAssignment, bool]:
+        class_id = self.config.class_id
+
+        def create() -> tuple[_ProviderAssignment, bool]:
             start = self._clock()
             end = start + self.config.assignment_days * _DAY
-            class_id = self.config.class_id
             body = {
                 "assignments": [
                     {
@@ -304,40 +246,39 @@ class EdulasticProvider:
                     "students": [{"groupId": class_id, "studentsToAssign": [user_id]}],
                 },
             }
-            try:
-                response = self._call(
-                    "POST", "/assignments/v2/assign", json=body, idempotent=False, passthrough=(409,)
-                )
-            except OutcomeUnknown:
-                found = self._find_assignment(test_id, user_id, exclude)
-                if found is not None:
-                    return found, True
-                if try_ == 2:
-                    raise
-                continue
+            response = self._api.request(
+                "POST", "/assignments/v2/assign", json=body, idempotent=False, passthrough=(409,)
+            )
             if response.status_code == 409:
                 found = self._find_assignment(test_id, user_id, exclude)
                 if found is None:
                     raise ProviderRejected(NAME, "test already assigned to the student", 409)
                 return found, True
-            return _Found(self._assignment_id(parse_json(NAME, response)), _iso(end)), False
-        raise AssertionError("unreachable")
+            return _ProviderAssignment(self._assignment_id(parse_json(NAME, response)), _iso(end)), False
+
+        def find() -> tuple[_ProviderAssignment, bool] | None:
+            found = self._find_assignment(test_id, user_id, exclude)
+            return None if found is None else (found, True)
+
+        return create_or_find(create, find)
 
     def _assignment_id(self, raw: Any) -> str:
         payload = unwrap(raw)
         assignments = payload.get("assignments") if isinstance(payload, dict) else payload
         if not isinstance(assignments, list):
-            raise malformed(NAME, "assign answer has no assignments")
+            raise malformed(NAME, "no assignments in the assign answer")
         candidates = [a for a in assignments if isinstance(a, dict) and isinstance(a.get("_id"), str)]
         if not candidates:
-            raise malformed(NAME, "assign answer has no assignment id")
+            raise malformed(NAME, "no assignment id")
         for candidate in candidates:
             if self.config.class_id in _ids_in(candidate.get("class")):
                 return str(candidate["_id"])
         return str(candidates[0]["_id"])
 
-    def _find_assignment(self, test_id: str, user_id: str, exclude: frozenset[str]) -> _Found | None:
-        response = self._call(
+    def _find_assignment(
+        self, test_id: str, user_id: str, exclude: frozenset[str]
+    ) -> _ProviderAssignment | None:
+        response = self._api.request(
             "POST",
             "/assignments/all",
             params={"testId": test_id, "groupId": self.config.class_id, "studentId": user_id},
@@ -346,7 +287,7 @@ class EdulasticProvider:
         if isinstance(payload, dict):
             payload = payload.get("assignments", payload.get("data"))
         if not isinstance(payload, list):
-            raise malformed(NAME, "assignment lookup is not a list")
+            raise malformed(NAME, "the assignment lookup is not a list")
         usable = [
             (index, a)
             for index, a in enumerate(payload)
@@ -358,51 +299,50 @@ class EdulasticProvider:
         if not usable:
             return None
         _, newest = max(usable, key=lambda pair: (_created_at(pair[1]), pair[0]))
-        return _Found(str(newest["_id"]), _as_iso(newest.get("endDate")))
+        return _ProviderAssignment(str(newest["_id"]), _as_iso(newest.get("endDate")))
 
     # --- results -------------------------------------------------------------------------
 
-    def fetch_results(
-        self, *, assignment_id: str, class_id: str, test_id: str, provider_user_id: str
-    ) -> TestResults:
-        response = self._call(
+    def fetch_results(self, assignment: AssignmentRef) -> TestResults:
+        user_id = assignment.provider_user_id
+        response = self._api.request(
             "POST",
-            f"/assignments/{assignment_id}/classes/{class_id}/test-activity",
-            params={"includeStudents": provider_user_id},
+            "/assignments/{id}/classes/{id}/test-activity",
+            ids=(assignment.assignment_id, assignment.class_id),
+            params={"includeStudents": user_id},
             json={"page": 0, "leftOverStudents": []},
         )
         payload = parse_json(NAME, response)
         if isinstance(payload, dict) and "testActivities" not in payload:
             payload = unwrap(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("testActivities"), list):
-            raise malformed(NAME, "test activity answer has no testActivities")
-        uqas = payload.get("testQuestionActivities") or []
-        if not isinstance(uqas, list):
+            raise malformed(NAME, "no testActivities in the test activity answer")
+        question_activities = payload.get("testQuestionActivities") or []
+        if not isinstance(question_activities, list):
             raise malformed(NAME, "testQuestionActivities is not a list")
 
-        uta = _latest_activity(payload["testActivities"], provider_user_id)
-        questions = self._questions(test_id)
+        test_activity = _latest_activity(payload["testActivities"], user_id)
+        questions = self._questions(assignment.test_id)
 
-        if uta is None:
+        if test_activity is None:
             return TestResults(
                 started=False,
                 submitted=False,
                 graded=None,
                 questions=tuple(_unanswered(q, i) for i, q in enumerate(questions)),
             )
-        uta_id = uta["_id"]
-        by_qid: dict[str, dict[str, Any]] = {}
-        for uqa in uqas:
-            if not isinstance(uqa, dict) or uqa.get("testActivityId") != uta_id:
+        by_question: dict[str, dict[str, Any]] = {}
+        for activity in question_activities:
+            if not isinstance(activity, dict) or activity.get("testActivityId") != test_activity["_id"]:
                 continue
-            if isinstance(uqa.get("qid"), str):
-                by_qid[uqa["qid"]] = uqa
+            if isinstance(activity.get("qid"), str):
+                by_question[activity["qid"]] = activity
         merged = tuple(
-            _merge(q, i, by_qid[q.id]) if q.id in by_qid else _unanswered(q, i)
+            _merge(q, i, by_question[q.id]) if q.id in by_question else _unanswered(q, i)
             for i, q in enumerate(questions)
         )
-        status = uta["status"]
-        graded = uta.get("graded")
+        status = test_activity["status"]
+        graded = test_activity.get("graded")
         return TestResults(
             started=status in (_STATUS_STARTED, _STATUS_SUBMITTED),
             submitted=status == _STATUS_SUBMITTED,
@@ -411,13 +351,13 @@ class EdulasticProvider:
         )
 
     def _questions(self, test_id: str) -> list[_Question]:
-        response = self._call(
-            "GET", f"/test/{test_id}/minimal", params={"validation": "true", "data": "true"}
+        response = self._api.request(
+            "GET", "/test/{id}/minimal", ids=(test_id,), params={"validation": "true", "data": "true"}
         )
         payload = unwrap(parse_json(NAME, response))
         groups = payload.get("itemGroups") if isinstance(payload, dict) else None
         if not isinstance(groups, list):
-            raise malformed(NAME, "test has no itemGroups")
+            raise malformed(NAME, "no itemGroups in the test")
         questions: list[_Question] = []
         for group in groups:
             items = group.get("items") if isinstance(group, dict) else None
@@ -486,7 +426,7 @@ def _first_str(payload: Any, *keys: str) -> str | None:
 def _user_id(user: dict[str, Any]) -> str:
     user_id = _first_str(user, "_id", "id", "userId")
     if user_id is None:
-        raise malformed(NAME, "student lookup entry has no _id")
+        raise malformed(NAME, "a student in the lookup has no _id")
     return user_id
 
 
@@ -574,12 +514,12 @@ def _unanswered(question: _Question, index: int) -> QuestionActivity:
     )
 
 
-def _merge(question: _Question, index: int, uqa: dict[str, Any]) -> QuestionActivity:
-    skipped = uqa.get("skipped") is True
-    score = 0.0 if skipped else _num(uqa.get("score"))
-    max_score = _num(uqa.get("maxScore"))
-    correct = uqa.get("correct")
-    feedback = uqa.get("feedback")
+def _merge(question: _Question, index: int, activity: dict[str, Any]) -> QuestionActivity:
+    skipped = activity.get("skipped") is True
+    score = 0.0 if skipped else _num(activity.get("score"))
+    max_score = _num(activity.get("maxScore"))
+    correct = activity.get("correct")
+    feedback = activity.get("feedback")
     text = feedback.get("text") if isinstance(feedback, dict) else None
     return QuestionActivity(
         id=question.id,
@@ -588,8 +528,8 @@ def _merge(question: _Question, index: int, uqa: dict[str, Any]) -> QuestionActi
         max_score=max_score if max_score is not None else question.max_score,
         answered=not skipped,
         score=score,
-        graded=uqa.get("graded") is True,
-        pending_evaluation=uqa.get("pendingEvaluation") is True,
+        graded=activity.get("graded") is True,
+        pending_evaluation=activity.get("pendingEvaluation") is True,
         skipped=skipped,
         correct=correct if isinstance(correct, bool) else None,
         feedback=text if isinstance(text, str) else "",

@@ -1,4 +1,11 @@
-"""HTTP core shared by the provider adapters: timeouts, retries, circuit breaker, error mapping.
+"""HTTP core shared by the provider adapters and the TimeBack platform client.
+
+One session per provider carries urllib3's `Retry` (attempts.py) for 429/502/503/504 and
+connection errors, with capped exponential backoff, jitter and a capped Retry-After. On top
+of it sit our own rules: a create is repeated only when the provider surely did not act on it,
+every attempt fits in the invocation's time budget, redirects are never followed and no
+request leaves the configured base URL, a circuit breaker fails fast while a provider is down,
+and error messages say what happened without naming a path (the log has the path template).
 
 Everything that must survive between invocations of a warm Lambda container (sessions,
 breakers, tokens) lives in module-level registries; `reset_state()` clears them for tests.
@@ -6,35 +13,45 @@ breakers, tokens) lives in module-level registries; `reset_state()` clears them 
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import math
 import random
-import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from requests import exceptions as rexc
+from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3exc
+from urllib3.util import parse_url
 
-from exttests.errors import CircuitOpen, ProviderRejected, ProviderUnavailable
-
-logger = logging.getLogger("exttests.providers")
+from exttests.errors import ConfigError, ProviderDeadlineExceeded, ProviderRejected, ProviderUnavailable
+from exttests.observability import logger
+from exttests.providers.answers import rejection_reason
+from exttests.providers.attempts import (
+    NEVER_SENT,
+    NOT_ACTED_STATUSES,
+    RETRYABLE_STATUSES,
+    AttemptTimeout,
+    LogicalCall,
+    RetryPolicy,
+    current_call,
+    error_kind,
+    time_for_an_attempt,
+)
+from exttests.providers.breaker import CircuitBreaker
+from exttests.providers.observer import notify
+from exttests.providers.tokens import token_cache
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 Rand = Callable[[], float]
+T = TypeVar("T")
 
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-# A gateway answers 502/504 when it gave up waiting, which may be after the upstream
-# already performed the request: for a create that is "outcome unknown", not "retry".
-_AMBIGUOUS_STATUSES = frozenset({502, 504})
-_REASON_MAX = 200
+# The placeholder for an id in a path template; `request` percent-encodes the ids into it.
+ID = "{id}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,68 +74,57 @@ class HttpSettings:
             raise ValueError("timeouts must be positive")
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How the HTTP core sleeps, reads the time and draws jitter; tests replace them so that
+    nothing really waits."""
+
+    sleep: Sleep = time.sleep
+    clock: Clock = time.time
+    rand: Rand = random.random
+
+
 class OutcomeUnknown(ProviderUnavailable):
     """A non-idempotent call may or may not have taken effect (read timeout, gateway 502/504).
 
-    Adapters catch it to look up whether the create happened instead of repeating it;
-    uncaught, it is an ordinary ProviderUnavailable.
+    Adapters catch it (see `create_outcome_unknown`) to look up whether the create happened
+    instead of repeating it; uncaught, it is an ordinary ProviderUnavailable.
     """
 
 
-# --- circuit breaker -------------------------------------------------------------------
+def create_outcome_unknown(error: BaseException) -> bool:
+    """True when a create failed in a way that leaves its outcome unknown and there is still
+    time to look it up: OutcomeUnknown, or the time budget cutting the call short while some
+    time remains. A deadline with no time left is not: it propagates."""
+    if isinstance(error, OutcomeUnknown):
+        return True
+    return isinstance(error, ProviderDeadlineExceeded) and time_for_an_attempt()
 
 
-class CircuitBreaker:
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half-open"
+def create_or_find(create: Callable[[], T], find: Callable[[], T | None]) -> T:
+    """Make a create; when its outcome is unknown, look it up instead of repeating it blindly.
 
-    def __init__(self, provider: str, failure_threshold: int = 5, cooldown: float = 30.0) -> None:
-        self.provider = provider
-        self.failure_threshold = failure_threshold
-        self.cooldown = cooldown
-        self.state = self.CLOSED
-        self.failures = 0
-        self.opened_at = 0.0
-        self._lock = threading.Lock()
+    Found: that is the answer. Not found: the create is made once more (and its own unknown
+    outcome looked up once more). Any other failure propagates."""
+    for last_try in (False, True):
+        try:
+            return create()
+        except ProviderUnavailable as error:
+            if not create_outcome_unknown(error):
+                raise
+            found = find()
+            if found is not None:
+                return found
+            if last_try:
+                raise
+    raise AssertionError("unreachable")
 
-    def before_call(self, now: float) -> None:
-        """Raise CircuitOpen while open; after the cool-down let calls through as trials."""
-        with self._lock:
-            self._raise_if_open(now)
-            if self.state == self.OPEN:
-                self.state = self.HALF_OPEN
 
-    def check(self, now: float) -> None:
-        """Raise CircuitOpen while open, without using up a half-open trial."""
-        with self._lock:
-            self._raise_if_open(now)
-
-    def _raise_if_open(self, now: float) -> None:
-        if self.state != self.OPEN:
-            return
-        remaining = self.opened_at + self.cooldown - now
-        if remaining > 0:
-            raise CircuitOpen(self.provider, retry_after=max(1, math.ceil(remaining)))
-
-    def record_success(self) -> None:
-        with self._lock:
-            self.state = self.CLOSED
-            self.failures = 0
-
-    def record_failure(self, now: float) -> None:
-        with self._lock:
-            self.failures += 1
-            if self.state == self.HALF_OPEN or self.failures >= self.failure_threshold:
-                if self.state != self.OPEN:
-                    logger.warning("%s circuit opened after %d failures", self.provider, self.failures)
-                self.state = self.OPEN
-                self.opened_at = now
-
+# --- registries ------------------------------------------------------------------------
 
 _registry_lock = threading.Lock()
 _breakers: dict[str, CircuitBreaker] = {}
-_sessions: dict[str, requests.Session] = {}
+_sessions: dict[tuple[str, HttpSettings], requests.Session] = {}
 
 
 def breaker_for(provider: str, settings: HttpSettings) -> CircuitBreaker:
@@ -132,42 +138,16 @@ def breaker_for(provider: str, settings: HttpSettings) -> CircuitBreaker:
         return breaker
 
 
-def session_for(provider: str) -> requests.Session:
+def session_for(provider: str, settings: HttpSettings) -> requests.Session:
+    """The provider's session, with the retry policy of `settings` (one per deployment)."""
     with _registry_lock:
-        session = _sessions.get(provider)
+        session = _sessions.get((provider, settings))
         if session is None:
-            session = _sessions[provider] = requests.Session()
+            session = _sessions[(provider, settings)] = requests.Session()
+            adapter = HTTPAdapter(max_retries=RetryPolicy.from_settings(settings))
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
         return session
-
-
-class TokenCache:
-    """Process-wide token store so a warm container skips the login round trip."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def get(self, key: str) -> tuple[str, float] | None:
-        with self._lock:
-            return self._tokens.get(key)
-
-    def put(self, key: str, token: str, obtained_at: float) -> None:
-        with self._lock:
-            self._tokens[key] = (token, obtained_at)
-
-    def discard(self, key: str, token: str) -> None:
-        # Only drop the token that failed: another caller may already have stored a fresh one.
-        with self._lock:
-            current = self._tokens.get(key)
-            if current is not None and current[0] == token:
-                del self._tokens[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
-
-
-token_cache = TokenCache()
 
 
 def reset_breakers() -> None:
@@ -185,127 +165,60 @@ def reset_state() -> None:
     token_cache.clear()
 
 
-# --- payload helpers -------------------------------------------------------------------
+# --- URLs ------------------------------------------------------------------------------
 
 
-def malformed(provider: str, what: str) -> ProviderUnavailable:
-    return ProviderUnavailable(provider, f"malformed response: {what}")
+class UnusableId(ValueError):
+    """An id that cannot be a path segment: empty, or dots that would climb the path."""
 
 
-def parse_json(provider: str, response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise malformed(provider, f"{response.request.method} {_path_of(response)} is not JSON") from None
+def fill_path(template: str, ids: Sequence[str]) -> str:
+    """`template` with each "{id}" replaced by the next id, percent-encoded as one segment."""
+    pieces = template.split(ID)
+    if len(pieces) != len(ids) + 1:
+        raise ValueError(f"{template!r} takes {len(pieces) - 1} ids, {len(ids)} given")
+    path = pieces[0]
+    for value, piece in zip(ids, pieces[1:], strict=True):
+        path += _segment(value) + piece
+    return path
 
 
-def unwrap(payload: Any) -> Any:
-    """Accept both `{"result": X}` and bare `X`."""
-    if isinstance(payload, dict) and "result" in payload:
-        return payload["result"]
-    return payload
+def _segment(value: str) -> str:
+    # "." and ".." would be resolved as dot segments on the way and reach another resource.
+    if not value or set(value) == {"."}:
+        raise UnusableId("an id must be a non-empty string other than dots")
+    return quote(value, safe="")
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    port = parsed.port or {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parsed.host or "").lower(), port
 
 
-def rejection_reason(response: requests.Response, secrets: Iterable[str] = ()) -> str:
-    """The provider's own error text when it gave one, else a short generic one."""
-    reason: str | None = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    reason = _reason_from(body, depth=0)
-    if not reason:
-        reason = f"HTTP {response.status_code}"
-    reason = " ".join(redact(reason, secrets).split())
-    return reason[:_REASON_MAX]
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
 
 
-def _reason_from(body: Any, depth: int) -> str | None:
-    if depth > 3:
-        return None
-    if isinstance(body, str):
-        return body or None
-    if not isinstance(body, dict):
-        return None
-    code = body.get("code")
-    code_text = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
-    message: str | None = None
-    for key in ("message", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            message = value
-            break
-        if isinstance(value, dict):
-            message = _reason_from(value, depth + 1)
-            if message:
-                break
-    if message is None and "result" in body:
-        return _reason_from(body["result"], depth + 1)
-    if code_text and message and code_text not in message:
-        return f"{code_text}: {message}"
-    return message or code_text
-
-
-def _path_of(response: requests.Response) -> str:
-    url = response.request.path_url if response.request is not None else ""
-    return url.split("?", 1)[0]
+_WHAT_HAPPENED = {
+    "connect-timeout": "timed out connecting",
+    "unreachable": "could not connect",
+    "read-timeout": "timed out",
+    "dropped": "connection lost",
+}
 
 
 # --- the client ------------------------------------------------------------------------
-
-
-def _may_have_been_sent(exc: BaseException) -> bool:
-    """False only when the request surely never reached the provider."""
-    if isinstance(exc, rexc.ConnectTimeout):
-        return False
-    if isinstance(exc, rexc.ReadTimeout):
-        return True
-    if isinstance(exc, rexc.ConnectionError):
-        seen: set[int] = set()
-        stack: list[Any] = [exc]
-        while stack:
-            item = stack.pop()
-            if item is None or id(item) in seen:
-                continue
-            seen.add(id(item))
-            if isinstance(item, u3exc.NewConnectionError | u3exc.ConnectTimeoutError):
-                return False
-            if isinstance(item, u3exc.ProtocolError):
-                return True
-            if isinstance(item, ConnectionRefusedError):
-                return False
-            if isinstance(item, BaseException):
-                stack.extend(item.args)
-                stack.append(item.__cause__)
-                stack.append(item.__context__)
-                stack.append(getattr(item, "reason", None))
-        text = str(exc).lower()
-        if "refused" in text or "failed to establish a new connection" in text:
-            return False
-    return True
-
-
-_NETWORK_ERRORS: tuple[type[Exception], ...] = (
-    rexc.ConnectionError,
-    rexc.Timeout,
-    rexc.ChunkedEncodingError,
-    rexc.ContentDecodingError,
-)
 
 
 class HttpClient:
     """One provider's HTTP access: a shared session, timeouts, retries and its breaker.
 
     `request` returns the response for 2xx and for the statuses in `passthrough`
-    (adapters handle 401, callers 409); any other 4xx raises ProviderRejected, and
-    5xx/429/network errors that outlast the retries raise ProviderUnavailable.
+    (adapters handle 401, callers 409); any other 4xx raises ProviderRejected; 3xx, 5xx,
+    429 and network errors that outlast the retries raise ProviderUnavailable (OutcomeUnknown
+    for a create that may have happened), and a spent time budget ProviderDeadlineExceeded.
     """
 
     def __init__(
@@ -313,24 +226,23 @@ class HttpClient:
         provider: str,
         base_url: str,
         settings: HttpSettings | None = None,
+        timing: Timing | None = None,
         *,
-        session: requests.Session | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-        rand: Rand = random.random,
         secrets: Iterable[str] = (),
-        on_response: Callable[[requests.Response], None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        try:
+            self._origin = _origin(self.base_url)
+        except u3exc.LocationParseError:
+            self._origin = ("", "", None)
+        if self._origin[0] not in ("http", "https") or not self._origin[1]:
+            raise ConfigError(f"{provider}: the base URL must be an absolute http(s) URL")
         self.settings = settings or HttpSettings()
-        self.session = session if session is not None else session_for(provider)
+        self.timing = timing or Timing()
+        self.session = session_for(provider, self.settings)
         self.breaker = breaker_for(provider, self.settings)
-        self._sleep = sleep
-        self._clock = clock
-        self._rand = rand
         self._secrets: set[str] = {s for s in secrets if s}
-        self._on_response = on_response
 
     def add_secret(self, value: str | None) -> None:
         if value:
@@ -345,114 +257,131 @@ class HttpClient:
         method: str,
         path: str,
         *,
+        ids: Sequence[str] = (),
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
         idempotent: bool = True,
         passthrough: Collection[int] = (),
         sensitive: Iterable[str] = (),
     ) -> requests.Response:
-        """Send one logical call.
+        """Send one logical call to the base URL + `path`.
 
-        `idempotent=False` marks a create: it is retried only when the provider surely did
-        not act on it (connection never made, 429, 503); a read timeout or gateway 502/504
-        raises OutcomeUnknown so the caller can look the result up instead.
+        `path` is a template: each "{id}" takes the next of `ids`, percent-encoded, and the
+        template (never the ids) is what the log and the observer see. `idempotent=False` marks
+        a create: it is retried only when the provider surely did not act on it (connection
+        never made, 429, 503); a read timeout or a gateway 502/504 raises OutcomeUnknown so the
+        caller can look the result up instead.
         """
-        self.breaker.before_call(self._clock())
-        secrets = self._secrets | {s for s in sensitive if s}
-        settings = self.settings
-        url = self.base_url + path
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    json=json,
-                    params=params,
-                    headers=dict(headers or {}),
-                    timeout=(settings.connect_timeout, settings.read_timeout),
-                )
-            except _NETWORK_ERRORS as exc:
-                kind = type(exc).__name__
-                self._log(logging.WARNING, method, path, kind, started)
-                if not idempotent and _may_have_been_sent(exc):
-                    self.breaker.record_failure(self._clock())
-                    raise OutcomeUnknown(self.provider, f"{kind} on {method} {path}") from None
-                if attempt < settings.max_attempts:
-                    self._sleep(self._backoff(attempt))
-                    continue
-                self.breaker.record_failure(self._clock())
-                raise ProviderUnavailable(
-                    self.provider, f"{kind} on {method} {path} after {attempt} attempts"
-                ) from None
-            except rexc.RequestException as exc:
-                # Invalid URL and the like: configuration, not weather, so no retry.
-                self._log(logging.ERROR, method, path, type(exc).__name__, started)
-                raise ProviderUnavailable(self.provider, f"{type(exc).__name__} on {method} {path}") from None
+        if not time_for_an_attempt():
+            raise self._failed(ProviderDeadlineExceeded(self.provider), count=False)
+        try:
+            url = self.base_url + fill_path(path, ids)
+        except UnusableId:
+            raise ProviderRejected(self.provider, "an id is empty or only dots") from None
+        self.breaker.before_call(self.timing.clock())
+        prepared = self.session.prepare_request(
+            requests.Request(
+                method,
+                url,
+                json=json,
+                data=data,
+                params=params,
+                headers=dict(headers or {}),
+                auth=auth,
+            )
+        )
+        sent_to = prepared.url or ""
+        if _origin(sent_to) != self._origin:
+            logger.error("%s %s %s refused: outside the configured base URL", self.provider, method, path)
+            outside = "refused to send a request outside the configured base"
+            raise self._failed(ProviderUnavailable(self.provider, outside), count=False)
+        call = LogicalCall(self.provider, method, path, idempotent, self.settings, self.timing, self._report)
+        environment = self.session.merge_environment_settings(sent_to, {}, None, None, None)
+        token = current_call.set(call)
+        try:
+            response = self.session.send(
+                prepared, allow_redirects=False, timeout=AttemptTimeout(call), **environment
+            )
+        except ProviderDeadlineExceeded:
+            # An attempt or a wait would not have fitted in the budget: not the provider's fault.
+            raise self._failed(ProviderDeadlineExceeded(self.provider), count=False) from None
+        except rexc.RequestException as exc:
+            raise self._network_failure(call, exc) from None
+        finally:
+            current_call.reset(token)
+        call.attempt_ended(response.status_code)
+        return self._judge(call, response, passthrough, self._secrets | {s for s in sensitive if s})
 
-            status = response.status_code
-            self._log(logging.DEBUG if status < 400 else logging.INFO, method, path, status, started)
-            if self._on_response is not None:
-                self._on_response(response)
+    def _judge(
+        self, call: LogicalCall, response: requests.Response, passthrough: Collection[int], secrets: set[str]
+    ) -> requests.Response:
+        status = response.status_code
+        if 200 <= status < 300 or status in passthrough:
+            self.breaker.record_success()
+            return response
+        if 400 <= status < 500 and status != 429:
+            # The provider is up and answered: not a breaker failure.
+            self.breaker.record_success()
+            raise ProviderRejected(self.provider, rejection_reason(response, secrets), status)
+        if 300 <= status < 400:
+            # Following it could hand our credentials to whichever host it names.
+            raise self._failed(ProviderUnavailable(self.provider, f"unexpected redirect (HTTP {status})"))
+        if status in RETRYABLE_STATUSES:
+            if not call.idempotent and status not in NOT_ACTED_STATUSES:
+                raise self._failed(OutcomeUnknown(self.provider, f"HTTP {status}; the outcome is unknown"))
+            what = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
+            raise self._failed(ProviderUnavailable(self.provider, f"{what} after {_attempts(call.attempts)}"))
+        raise self._failed(ProviderUnavailable(self.provider, f"HTTP {status}"))
 
-            if 200 <= status < 300 or status in passthrough:
-                self.breaker.record_success()
-                return response
-            if status in RETRYABLE_STATUSES:
-                if not idempotent and status in _AMBIGUOUS_STATUSES:
-                    self.breaker.record_failure(self._clock())
-                    raise OutcomeUnknown(self.provider, f"HTTP {status} on {method} {path}")
-                if attempt < settings.max_attempts:
-                    delay = self._retry_delay(attempt, response)
-                    response.close()
-                    self._sleep(delay)
-                    continue
-                self.breaker.record_failure(self._clock())
-                what = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
-                raise ProviderUnavailable(
-                    self.provider, f"{what} on {method} {path} after {attempt} attempts"
-                )
-            if 400 <= status < 500:
-                # The provider is up and answered: not a breaker failure.
-                self.breaker.record_success()
-                raise ProviderRejected(self.provider, rejection_reason(response, secrets), status)
-            self.breaker.record_failure(self._clock())
-            raise ProviderUnavailable(self.provider, f"HTTP {status} on {method} {path}")
+    def _network_failure(self, call: LogicalCall, exc: rexc.RequestException) -> ProviderUnavailable:
+        kind = error_kind(exc)
+        call.attempt_ended(kind)
+        if kind == "error":
+            # An unusable request (bad header, bad URL): configuration or a bug, not weather.
+            logger.error(
+                "%s %s %s not sent: %s", self.provider, call.method, call.template, type(exc).__name__
+            )
+            return self._failed(ProviderUnavailable(self.provider, "the request was not sent"), count=False)
+        if not time_for_an_attempt():
+            return self._failed(ProviderDeadlineExceeded(self.provider), count=False)
+        what = _WHAT_HAPPENED[kind]
+        if not call.idempotent and kind not in NEVER_SENT:
+            return self._failed(OutcomeUnknown(self.provider, f"{what}; the outcome is unknown"))
+        return self._failed(ProviderUnavailable(self.provider, f"{what} after {_attempts(call.attempts)}"))
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * (2 ** (attempt - 1)))
-        return self._rand() * ceiling
+    def _failed(self, error: ProviderUnavailable, *, count: bool = True) -> ProviderUnavailable:
+        """Bookkeeping for a logical call that ends in `error`. `count=False` for failures that
+        say nothing about the provider's health (our time budget, our own request)."""
+        if count and self.breaker.record_failure(self.timing.clock()):
+            logger.warning("%s circuit opened after %d failures", self.provider, self.breaker.failures)
+            notify(lambda observer: observer.circuit_opened(self.provider))
+        notify(lambda observer: observer.call_failed(self.provider))
+        return error
 
-    def _retry_delay(self, attempt: int, response: requests.Response) -> float:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-        if retry_after is None:
-            return self._backoff(attempt)
-        return min(retry_after, self.settings.retry_after_cap)
-
-    def _log(self, level: int, method: str, path: str, status: int | str, started: float) -> None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.log(level, "%s %s %s -> %s in %.0f ms", self.provider, method, path, status, elapsed_ms)
-
-
-_DIGITS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    if _DIGITS.match(value):
-        return max(0.0, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        # "-0000" dates come back naive; HTTP dates are always UTC.
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    def _report(self, call: LogicalCall, outcome: int | str, elapsed_ms: float) -> None:
+        """Log and observe one attempt: method, path template, status or error kind, time."""
+        if isinstance(outcome, str) or outcome >= 500 or outcome == 429 or 300 <= outcome < 400:
+            log = logger.warning
+        else:
+            log = logger.info if outcome >= 400 else logger.debug
+        log(
+            "%s %s %s -> %s in %.0f ms (attempt %d)",
+            self.provider,
+            call.method,
+            call.template,
+            outcome,
+            elapsed_ms,
+            call.attempts,
+            extra={
+                "provider": self.provider,
+                "http_method": call.method,
+                "path_template": call.template,
+                "outcome": outcome,
+                "elapsed_ms": round(elapsed_ms),
+                "attempt": call.attempts,
+            },
+        )
+        notify(lambda observer: observer.call(self.provider, call.method, call.template, outcome, elapsed_ms))

@@ -6,29 +6,27 @@ AssessmentResult whose ids are passed at assign time, so this adapter only assig
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from exttests.errors import ProviderRejected, ProviderUnavailable
-from exttests.providers.base import Assignment, AssignRequest
-from exttests.providers.http import (
-    Clock,
-    HttpClient,
-    HttpSettings,
-    OutcomeUnknown,
-    Rand,
-    Sleep,
-    malformed,
-    parse_json,
-    token_cache,
+from exttests.domain.models import ToolProvider
+from exttests.errors import ProviderRejected
+from exttests.providers.answers import malformed, parse_json
+from exttests.providers.auth import AuthenticatedClient, TokenStrategy, post_credentials
+from exttests.providers.base import (
+    Assignment,
+    AssignmentRef,
+    AssignRequest,
+    ProviderTraits,
+    ResultsDelivery,
+    TestResults,
 )
+from exttests.providers.http import HttpClient, HttpSettings, Timing, create_or_find
+from exttests.providers.tokens import Token
 
-NAME = "mastery-track"
+NAME = ToolProvider.MASTERY_TRACK.value
 _ASSIGN = "/delivery/assignments/assign"
 
 
@@ -42,111 +40,62 @@ class MasteryTrackConfig:
     http: HttpSettings = field(default_factory=HttpSettings)
 
 
+class _ApiKeyAuthorizer(TokenStrategy):
+    """`POST /authorizer` with the API key gives a JWT, sent as `X-Auth-Token: Bearer <jwt>`."""
+
+    def __init__(self, config: MasteryTrackConfig) -> None:
+        self._config = config
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self._config.base_url.rstrip('/')}|{self._config.email}"
+
+    def obtain(self, api: HttpClient) -> Token:
+        payload = post_credentials(
+            api,
+            "/authorizer",
+            refused="the API key was refused",
+            json={"email": self._config.email},
+            headers={"x-api-key": self._config.api_key},
+        )
+        jwt = _get(payload, "jwt")
+        if jwt is None:
+            jwt = _get(_get(payload, "data"), "jwt")
+        if not isinstance(jwt, str) or not jwt:
+            raise malformed(NAME, "no jwt in the authorizer answer")
+        return Token(jwt, expires_at=api.timing.clock() + self._config.token_max_age)
+
+    def headers(self, token: str) -> dict[str, str]:
+        return {"X-Auth-Token": f"Bearer {token}"}
+
+
 @dataclass(frozen=True)
-class _Existing:
+class _ExistingAssignment:
     id: str
     test_url: str | None
     expires_at: str | None
 
 
 class MasteryTrackProvider:
-    name: str = NAME
+    traits = ProviderTraits(
+        ToolProvider.MASTERY_TRACK, ResultsDelivery.WRITE_BACK, service_sets_password=False
+    )
 
-    def __init__(
-        self,
-        config: MasteryTrackConfig,
-        *,
-        session: requests.Session | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-        rand: Rand = random.random,
-    ) -> None:
+    def __init__(self, config: MasteryTrackConfig, timing: Timing | None = None) -> None:
         self.config = config
-        self._clock = clock
-        self._cache_key = f"{config.base_url.rstrip('/')}|{config.email}"
-        self._http = HttpClient(
-            NAME,
-            config.base_url,
-            config.http,
-            session=session,
-            sleep=sleep,
-            clock=clock,
-            rand=rand,
-            secrets=(config.api_key,),
-        )
-
-    # --- auth ----------------------------------------------------------------------------
-
-    def _jwt(self) -> str:
-        cached = token_cache.get(self._cache_key)
-        if cached is not None and self._clock() - cached[1] < self.config.token_max_age:
-            self._http.add_secret(cached[0])
-            return cached[0]
-        return self._authorize()
-
-    def _authorize(self) -> str:
-        try:
-            response = self._http.request(
-                "POST",
-                "/authorizer",
-                json={"email": self.config.email},
-                headers={"x-api-key": self.config.api_key},
-                passthrough=(401, 403),
-            )
-        except ProviderRejected as exc:
-            # A refused API key or user is our configuration's fault, not the client's.
-            raise ProviderUnavailable(NAME, f"authorization failed (HTTP {exc.provider_status})") from None
-        if not 200 <= response.status_code < 300:
-            raise ProviderUnavailable(NAME, f"authorization failed (HTTP {response.status_code})")
-        payload = parse_json(NAME, response)
-        jwt = _get(payload, "jwt")
-        if jwt is None:
-            jwt = _get(_get(payload, "data"), "jwt")
-        if not isinstance(jwt, str) or not jwt:
-            raise malformed(NAME, "authorizer answer has no jwt")
-        self._http.add_secret(jwt)
-        token_cache.put(self._cache_key, jwt, self._clock())
-        return jwt
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        idempotent: bool = True,
-        passthrough: Collection[int] = (),
-    ) -> requests.Response:
-        for round_ in (1, 2):
-            jwt = self._jwt()
-            response = self._http.request(
-                method,
-                path,
-                json=json,
-                params=params,
-                headers={"X-Auth-Token": f"Bearer {jwt}"},
-                idempotent=idempotent,
-                passthrough=(*passthrough, 401),
-            )
-            if response.status_code != 401:
-                return response
-            response.close()
-            token_cache.discard(self._cache_key, jwt)
-            if round_ == 2:
-                break
-        raise ProviderUnavailable(NAME, "authentication failed after renewing the token")
-
-    # --- calls ---------------------------------------------------------------------------
+        http = HttpClient(NAME, config.base_url, config.http, timing, secrets=(config.api_key,))
+        self._api = AuthenticatedClient(http, _ApiKeyAuthorizer(config))
 
     def ensure_available(self) -> None:
-        """Fail fast (CircuitOpen) before the caller records anything, while the circuit is open."""
-        self._http.breaker.check(self._clock())
+        self._api.ensure_available()
+
+    def fetch_results(self, assignment: AssignmentRef) -> TestResults:
+        raise ProviderRejected(NAME, "results arrive by write-back; there is nothing to fetch")
 
     def assign(self, request: AssignRequest) -> Assignment:
         body: dict[str, Any] = {"student_email": request.student_email}
-        if request.test_id:
-            body["timeback_id"] = request.test_id
+        if request.requested_test_id:
+            body["timeback_id"] = request.requested_test_id
         elif request.subject and request.grade_rank is not None:
             body["subject"] = request.subject
             body["grade_rank"] = request.grade_rank
@@ -165,12 +114,12 @@ class MasteryTrackProvider:
                 return self._created(request, payload)
             existing = _existing(payload)
             if existing is None:
-                raise ProviderRejected(NAME, self._http.reason(response), 409)
+                raise ProviderRejected(NAME, self._api.reason(response), 409)
             if existing.id not in request.exclude_assignment_ids and existing.test_url:
                 return Assignment(
                     assignment_id=existing.id,
                     class_id="",
-                    test_id=request.test_id or existing.id,
+                    test_id=request.requested_test_id or existing.id,
                     test_url=existing.test_url,
                     provider_user_id=None,
                     created_student=False,
@@ -185,12 +134,12 @@ class MasteryTrackProvider:
             invalidated = True
 
     def _post_assign(self, body: dict[str, Any]) -> requests.Response:
-        try:
-            return self._call("POST", _ASSIGN, json=body, idempotent=False, passthrough=(409,))
-        except OutcomeUnknown:
-            # MasteryTrack refuses duplicates with 409 ASSIGNMENT_EXISTS, so asking again is
-            # the lookup: it either creates the assignment or names the one that was made.
-            return self._call("POST", _ASSIGN, json=body, idempotent=False, passthrough=(409,))
+        def create() -> requests.Response:
+            return self._api.request("POST", _ASSIGN, json=body, idempotent=False, passthrough=(409,))
+
+        # MasteryTrack refuses duplicates with 409 ASSIGNMENT_EXISTS, so asking again is the
+        # lookup: it either creates the assignment or names the one that was made.
+        return create_or_find(create, lambda: None)
 
     def _created(self, request: AssignRequest, payload: Any) -> Assignment:
         data = _get(payload, "data")
@@ -200,12 +149,12 @@ class MasteryTrackProvider:
         assignment_id = _id_of(_get(raw, "id"))
         test_url = _get(raw, "test_url")
         if assignment_id is None or not isinstance(test_url, str) or not test_url:
-            raise malformed(NAME, "assign answer has no assignment id or test_url")
+            raise malformed(NAME, "no assignment id or test_url in the assign answer")
         expires_at = _get(raw, "expires_at")
         return Assignment(
             assignment_id=assignment_id,
             class_id="",
-            test_id=request.test_id or assignment_id,
+            test_id=request.requested_test_id or assignment_id,
             test_url=test_url,
             provider_user_id=None,
             created_student=False,
@@ -213,7 +162,7 @@ class MasteryTrackProvider:
         )
 
     def invalidate(self, student_email: str, assignment_id: str) -> None:
-        self._call(
+        self._api.request(
             "POST",
             "/delivery/assignments/invalidate",
             json={"student_email": student_email, "assignment_id": assignment_id},
@@ -227,11 +176,11 @@ class MasteryTrackProvider:
             for key, value in (("timeback_id", timeback_id), ("subject", subject), ("grade", grade))
             if value is not None
         }
-        response = self._call("GET", "/authoring/inventory/search", params=params)
+        response = self._api.request("GET", "/authoring/inventory/search", params=params)
         payload = parse_json(NAME, response)
         data = payload if isinstance(payload, list) else _get(payload, "data")
         if not isinstance(data, list):
-            raise malformed(NAME, "inventory answer has no data list")
+            raise malformed(NAME, "no data list in the inventory answer")
         return [entry for entry in data if isinstance(entry, dict)]
 
 
@@ -247,7 +196,7 @@ def _id_of(value: Any) -> str | None:
     return None
 
 
-def _existing(payload: Any) -> _Existing | None:
+def _existing(payload: Any) -> _ExistingAssignment | None:
     data = _get(payload, "data")
     raw = _get(data, "existing_assignment")
     if raw is None:
@@ -255,13 +204,13 @@ def _existing(payload: Any) -> _Existing | None:
     if isinstance(raw, dict):
         assignment_id = _id_of(raw.get("id"))
         if assignment_id is None:
-            raise malformed(NAME, "existing assignment has no id")
+            raise malformed(NAME, "the existing assignment has no id")
         test_url = raw.get("test_url")
         expires_at = raw.get("expires_at")
-        return _Existing(
+        return _ExistingAssignment(
             assignment_id,
             test_url if isinstance(test_url, str) and test_url else None,
             expires_at if isinstance(expires_at, str) else None,
         )
     assignment_id = _id_of(raw)
-    return _Existing(assignment_id, None, None) if assignment_id else None
+    return _ExistingAssignment(assignment_id, None, None) if assignment_id else None
