@@ -46,7 +46,7 @@ RECORD_RESPONSE: dict[int, Any] = {
     responses=RECORD_RESPONSE,
 )
 def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803 - OneRoster's name
-    outcome = write_back(wiring.deps(), sourcedId, body.assessment_result.model_dump(mode="json"))
+    outcome = write_back(wiring.deps(), sourcedId, body.assessment_result.wire())
     return json_response(200, assessment_result(outcome.attempt))
 
 

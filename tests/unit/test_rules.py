@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from exttests.config import Settings
 from exttests.domain.attempt import Attempt, EnrollmentStatus
 from exttests.domain.models import Lesson, LessonType, QuestionResult, ScoreStatus, Student, ToolProvider
 from exttests.domain.rules import (
-    DEFAULT_MASTERY_THRESHOLD,
     EnrollmentPlan,
     check_lesson,
     check_student,
@@ -47,8 +47,8 @@ def make_attempt(
         attempt=attempt,
         sourced_id="ar-1",
         line_item_id="li-1",
-        tool_provider=tool_provider,
-        lesson_type=lesson_type,
+        tool_provider=ToolProvider(tool_provider),
+        lesson_type=LessonType(lesson_type),
         skip_course_enrollment=skip,
         accuracy=accuracy,
     )
@@ -590,11 +590,11 @@ def test_xp_for(base: float, accuracy: float, attempt: int, expected: tuple[floa
 
 # --- plan_enrollment ---------------------------------------------------------------------
 
-T = DEFAULT_MASTERY_THRESHOLD
+T = Settings().mastery_threshold
 
 
 def test_default_threshold_is_90() -> None:
-    assert DEFAULT_MASTERY_THRESHOLD == 90.0
+    assert Settings().mastery_threshold == 90.0
 
 
 @pytest.mark.parametrize("lesson_type", ["placement", "test-out", "unit-test"])

@@ -18,13 +18,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel
 
 from .. import budget, wiring
 from ..errors import BadRequest, DeadlineExceeded, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from ..observability import clear_log_keys, logger
 from .errors import error_parts, ims_body, ims_response
-from .schemas import ID_PATTERN, MAX_ID_LENGTH
+from .schemas import ID_PATTERN, MAX_ID_LENGTH, WireModel
 
 MAX_BODY_BYTES = 64 * 1024
 # Deeper JSON is refused before parsing: no PowerPath or OneRoster body nests beyond a few levels,

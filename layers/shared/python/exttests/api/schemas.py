@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
 
 from ..domain.attempt import Attempt
@@ -34,14 +34,25 @@ class WireModel(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
 
-    @model_serializer(mode="wrap")
-    def _leave_out_absent(self, handler: Any) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for name, info in type(self).model_fields.items():
-            key = info.alias or name
-            if key in data and data[key] is None and not info.is_required():
-                del data[key]
-        return data
+    def wire(self) -> dict[str, Any]:
+        """The JSON body (nested models included)."""
+        return _leave_out_absent(self, self.model_dump(mode="json"))
+
+
+def _leave_out_absent(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
+    for name, info in type(model).model_fields.items():
+        key = info.alias or name
+        value = getattr(model, name)
+        if key in data and data[key] is None and not info.is_required():
+            del data[key]
+        elif isinstance(value, BaseModel) and isinstance(data.get(key), dict):
+            data[key] = _leave_out_absent(value, data[key])
+        elif isinstance(value, list) and isinstance(data.get(key), list):
+            data[key] = [
+                _leave_out_absent(item, raw) if isinstance(item, BaseModel) and isinstance(raw, dict) else raw
+                for item, raw in zip(value, data[key], strict=True)
+            ]
+    return data
 
 
 class AssignBody(WireModel):

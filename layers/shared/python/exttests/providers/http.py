@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3exc
 from urllib3.util import parse_url
 
+from exttests.config import HttpSettings
 from exttests.errors import ConfigError, ProviderDeadlineExceeded, ProviderRejected, ProviderUnavailable
 from exttests.observability import logger
 from exttests.providers.answers import rejection_reason
@@ -52,26 +53,6 @@ T = TypeVar("T")
 
 # The placeholder for an id in a path template; `request` percent-encodes the ids into it.
 ID = "{id}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class HttpSettings:
-    connect_timeout: float = 3.05
-    read_timeout: float = 10.0
-    max_attempts: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 4.0
-    retry_after_cap: float = 10.0
-    breaker_failure_threshold: int = 5
-    breaker_cooldown: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.breaker_failure_threshold < 1:
-            raise ValueError("breaker_failure_threshold must be at least 1")
-        if min(self.connect_timeout, self.read_timeout) <= 0:
-            raise ValueError("timeouts must be positive")
 
 
 @dataclass(frozen=True)
