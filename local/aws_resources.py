@@ -237,10 +237,13 @@ def _create_table(props: Mapping[str, Any], table_name: str, region: str) -> Non
         "GlobalSecondaryIndexes",
         "LocalSecondaryIndexes",
         "ProvisionedThroughput",
-        "StreamSpecification",
     ):
         if props.get(key):
             kwargs[key] = props[key]
+    stream = props.get("StreamSpecification")
+    if stream:
+        # CloudFormation implies StreamEnabled; the API wants it said.
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     sse = props.get("SSESpecification")
     if sse:
         # CloudFormation spells it SSEEnabled like the API; only the API knows KMSMasterKeyId.
