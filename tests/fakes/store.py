@@ -272,6 +272,10 @@ class InMemoryStore:
         with self._lock:
             return copy.deepcopy(self._heads.get((student_id, lesson_id)))
 
+    def archived(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
+        with self._lock:
+            return copy.deepcopy(self._archive.get((student_id, lesson_id, attempt)))
+
     def events_of(self, detail_type: str) -> list[DomainEvent]:
         with self._lock:
             return [e for e in self.outbox if e.detail_type == detail_type]
