@@ -6,7 +6,9 @@ read a roster file the same way.
 
 Failure injection: `fail_next(method, error)` raises before the write (nothing stored);
 `crash_after(method)` stores, then raises SimulatedCrash (stored, caller never heard).
-`calls` counts round trips per method.
+Races: `before_next(method, action)` runs `action` — another request's work — when `method` is
+next called, before it checks anything, so that request's writes land between the caller's read
+and its write. `calls` counts round trips per method.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class InMemoryStore:
         self.calls: Counter[str] = Counter()
         self._failures: dict[str, deque[BaseException]] = defaultdict(deque)
         self._crashes: Counter[str] = Counter()
+        self._races: dict[str, deque[Callable[[], object]]] = defaultdict(deque)
         if roster is not None:
             self.load_roster(roster)
 
@@ -90,8 +93,13 @@ class InMemoryStore:
     def crash_after(self, method: str, times: int = 1) -> None:
         self._crashes[method] += times
 
+    def before_next(self, method: str, action: Callable[[], object]) -> None:
+        self._races[method].append(action)
+
     def _enter(self, method: str) -> None:
         self.calls[method] += 1
+        if self._races[method]:
+            self._races[method].popleft()()
         if self._failures[method]:
             raise self._failures[method].popleft()
 
@@ -349,6 +357,10 @@ class InMemoryStore:
     def head(self, student_id: str, lesson_id: str) -> Attempt | None:
         with self._lock:
             return copy.deepcopy(self._heads.get((student_id, lesson_id)))
+
+    def archived(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
+        with self._lock:
+            return copy.deepcopy(self._archive.get((student_id, lesson_id, attempt)))
 
     def events_of(self, detail_type: str) -> list[DomainEvent]:
         with self._lock:

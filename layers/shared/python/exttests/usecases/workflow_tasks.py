@@ -58,7 +58,9 @@ def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: l
         return answer
     if attempt.is_final:
         answer.update(finalized=attempt.finalized, expired=attempt.status is AttemptStatus.EXPIRED)
-    else:
+    elif attempt.is_assigned:
+        # Not for an intent still being assigned: if its request died after starting this
+        # execution, the sweeper must still find it due and finish the assignment.
         deps.store.touch_due(attempt, now + timedelta(seconds=wait + deps.settings.sweeper_grace_seconds))
     return answer
 
