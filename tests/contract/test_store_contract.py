@@ -193,12 +193,21 @@ def account(email: str = "someone@example.com", user_id: str | None = None) -> P
     )
 
 
-def event_of(attempt: Attempt, detail_type: EventType = EventType.FINALIZED) -> DomainEvent:
+def event_of(attempt: Attempt, detail_type: EventType = EventType.EXPIRED) -> DomainEvent:
+    """A well-formed event of `attempt` (the fake store checks every event against its schema)."""
+    detail = {
+        "eventId": str(uuid.uuid4()),
+        "student": attempt.student_id,
+        "lesson": attempt.lesson_id,
+        "attempt": attempt.attempt,
+        "toolProvider": attempt.tool_provider.value,
+        "lessonType": attempt.lesson_type.value,
+        "assignmentId": attempt.assignment_id,
+    }
+    if detail_type is EventType.ENROLLED:
+        detail |= {"courseId": "course-math-g6", "enrollmentId": "enr-1"}
     return DomainEvent(
-        event_id=unique("evt"),
-        detail_type=detail_type,
-        time=NOW.isoformat(),
-        detail={"student": attempt.student_id},
+        event_id=detail["eventId"], detail_type=detail_type, time=NOW.isoformat(), detail=detail
     )
 
 

@@ -52,7 +52,9 @@ class FakeWorld:
             cipher=self.cipher,
             workflow=self.workflow,
             metrics=self.metrics,
-            roster=LiveRoster(self.platform, self.store, 300, clock) if self.platform else TableRoster(self.store),
+            roster=LiveRoster(self.platform, self.store, 300, clock)
+            if self.platform
+            else TableRoster(self.store),
             enroller=EduBridgeEnroller(self.platform) if live and self.platform else None,
             settings=TEST_SETTINGS,
             clock=self.clock,
@@ -73,7 +75,9 @@ def make_deps(roster: dict[str, Any] | None = None, *, live: bool = False) -> Fa
     edulastic, mastery_track = FakeProvider(EDULASTIC_TRAITS), FakeProvider(MASTERY_TRACK_TRAITS)
     clock = FakeClock()
     store = (
-        InMemoryStore(roster_cache=True, clock=lambda: clock.now().timestamp()) if live else InMemoryStore(roster)
+        InMemoryStore(roster_cache=True, clock=lambda: clock.now().timestamp())
+        if live
+        else InMemoryStore(roster)
     )
     return FakeWorld(
         store=store,

@@ -33,7 +33,9 @@ class FakePlatform:
                 "subject": t["subject"],
                 "grade": t["grade"],
                 "course": {"sourcedId": t["courseId"], "title": t["courseId"]},
-                "org": {"sourcedId": t["orgSourcedId"], "name": t["orgSourcedId"]} if t.get("orgSourcedId") else None,
+                "org": {"sourcedId": t["orgSourcedId"], "name": t["orgSourcedId"]}
+                if t.get("orgSourcedId")
+                else None,
             }
             for i, t in enumerate(roster.get("subjectTracks", []))
         ]
@@ -62,7 +64,11 @@ class FakePlatform:
 
     def enrolled(self, user_id: str, course_id: str) -> int:
         with self._lock:
-            return sum(1 for e in self.enrollment_records if e["userId"] == user_id and e["course"]["id"] == course_id)
+            return sum(
+                1
+                for e in self.enrollment_records
+                if e["userId"] == user_id and e["course"]["id"] == course_id
+            )
 
     # --- the client's interface --------------------------------------------------------------
 
@@ -92,7 +98,13 @@ class FakePlatform:
             return [dict(t) for t in self.tracks]
 
     def enroll(
-        self, user_id: str, course_id: str, *, school_id: str | None, sourced_id: str, metadata: dict[str, Any]
+        self,
+        user_id: str,
+        course_id: str,
+        *,
+        school_id: str | None,
+        sourced_id: str,
+        metadata: dict[str, Any],
     ) -> dict[str, Any]:
         with self._lock:
             self._call("enroll")

@@ -38,7 +38,6 @@ from exttests.ports import (
     VersionConflict,
 )
 from exttests.roster_loader import build_items
-
 from tests.event_schemas import assert_valid_detail
 
 from .providers import SimulatedCrash
@@ -132,7 +131,9 @@ class InMemoryStore:
             if self.roster_cache:
                 user_item, user_fresh = self._cached_item("student", student_id)
                 lesson_item, lesson_fresh = self._cached_item("lesson", lesson_id)
-                stale = {kind for kind, fresh in (("student", user_fresh), ("lesson", lesson_fresh)) if not fresh}
+                stale = {
+                    kind for kind, fresh in (("student", user_fresh), ("lesson", lesson_fresh)) if not fresh
+                }
             else:
                 user_item = self._roster_item(keys.user(student_id))
                 lesson_item = self._roster_item(keys.lesson(lesson_id))

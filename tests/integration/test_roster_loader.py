@@ -140,7 +140,6 @@ def _lesson(client: Any, lesson_id: str) -> Any:
                 "subject": "Math",
                 "grade": "5",
                 "xp": 100.0,
-                "course_id": "course-math-g5",
             },
         ),
         (

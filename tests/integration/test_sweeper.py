@@ -120,35 +120,3 @@ def test_sweeper_reads_only_the_stuck_attempts_and_restarts_them(
         head = deps.store.get_head(stuck.student_id, stuck.lesson_id)
         assert head is not None and head.workflow_generation == 1
         assert datetime.fromisoformat(head.due_at or "") > NOW  # not picked up again right away
-
-
-def test_two_sweepers_at_once_restart_each_attempt_once(service: Any, seeded: dict[str, Any]) -> None:
-    deps = wiring.deps()
-    results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(sweep(deps, limit=100))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sum(len(r.restarted) for r in results) == 10
-    assert len(executions(service)) == 10
-
-
-def test_sweeper_work_is_bounded_per_run(service: Any, seeded: dict[str, Any]) -> None:
-    report = sweep(wiring.deps(), limit=4)
-    assert report.examined == 4 and len(report.restarted) == 4
-
-
-def test_sweeper_expires_attempts_past_their_deadline(service: Any) -> None:
-    store = DynamoStore(service.table)
-    overdue = attempt(
-        1, status=AttemptStatus.ASSIGNED, due=NOW - timedelta(hours=1), deadline=NOW - timedelta(minutes=1)
-    )
-    put_all(store, [overdue])
-
-    report = sweep(wiring.deps())
-
-    assert report.expired == 1 and not report.restarted
-    head = store.get_head(overdue.student_id, overdue.lesson_id)
-    assert head is not None and head.status == AttemptStatus.EXPIRED and not head.needs_workflow

@@ -9,7 +9,7 @@ import pytest
 
 from exttests.domain.attempt import AttemptStatus, EnrollmentStatus
 from exttests.domain.events import EventType
-from exttests.errors import Busy, NotFound, ProviderRejected, ProviderUnavailable
+from exttests.errors import NotFound, ProviderRejected, ProviderUnavailable
 from exttests.usecases.assign import AssignCommand, assign
 from exttests.usecases.progress import get_progress
 from exttests.usecases.results import import_results

@@ -132,22 +132,29 @@ def test_a_task_for_an_attempt_that_does_not_exist_is_not_found() -> None:
         tasks.register_callback(world.deps, ADA, EDU_TESTOUT, 2, "token")
 
 
-def test_a_provider_outage_during_a_poll_fails_the_task_and_changes_nothing() -> None:
+def test_a_provider_outage_during_a_poll_answers_the_next_wait_and_changes_nothing() -> None:
     world = make_deps()
     assigned(world, EDU_TESTOUT)
     before = head(world, EDU_TESTOUT)
     world.edulastic.fail_next(ProviderUnavailable("edulastic", "HTTP 503"), call="fetch_results")
-    with pytest.raises(ProviderUnavailable):  # the state machine retries it
-        tasks.poll(world.deps, ADA, EDU_TESTOUT, 1, 0, [])
+    # The workflow rides the outage out on its backoff instead of failing the execution.
+    answer = tasks.poll(world.deps, ADA, EDU_TESTOUT, 1, 2, [60, 120, 300, 600])
+    assert answer == {
+        "finalized": False,
+        "expired": False,
+        "step": 3,
+        "waitSeconds": 300,
+        "retrying": "ProviderUnavailable",
+    }
     assert head(world, EDU_TESTOUT) == before
 
 
 def test_the_enroll_task_reports_the_enrollment_of_the_attempt() -> None:
     world = make_deps()
     assigned(world, MT_TESTOUT)
-    assert tasks.enroll(world.deps, ADA, MT_TESTOUT, 1) == {"enrollment": None}  # not final yet
+    assert tasks.enroll(world.deps, ADA, MT_TESTOUT, 1)["enrollment"] is None  # not final yet
     finished(world, MT_TESTOUT, 50)
-    assert tasks.enroll(world.deps, ADA, MT_TESTOUT, 1) == {"enrollment": "not-due"}
+    assert tasks.enroll(world.deps, ADA, MT_TESTOUT, 1)["enrollment"] == "not-due"
 
 
 def test_register_callback_keeps_the_token_and_moves_the_due_time_past_the_callback_timeout() -> None:

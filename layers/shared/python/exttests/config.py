@@ -263,8 +263,8 @@ class Settings:
             waits=env.integers("WORKFLOW_WAIT_SECONDS", DEFAULT_WAITS),
             callback_timeout_seconds=env.integer("CALLBACK_TIMEOUT_SECONDS", 21600, low=1),
             deadline_days={
-                ToolProvider.EDULASTIC: env.number("EDULASTIC_DEADLINE_DAYS", 30.0, low=0.0001),
-                ToolProvider.MASTERY_TRACK: env.number("MASTERY_TRACK_DEADLINE_DAYS", 30.0, low=0.0001),
+                ToolProvider.EDULASTIC: env.number("EDULASTIC_DEADLINE_DAYS", 30.0, low=1e-6),
+                ToolProvider.MASTERY_TRACK: env.number("MASTERY_TRACK_DEADLINE_DAYS", 30.0, low=1e-6),
             },
             assign_lease_seconds=env.number("ASSIGN_LEASE_SECONDS", 20.0, low=0.1),
             sweeper_grace_seconds=env.integer("SWEEPER_GRACE_SECONDS", 900, low=0),

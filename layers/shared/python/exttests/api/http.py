@@ -37,9 +37,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def json_response(
-    status: int, body: dict[str, Any] | BaseModel, headers: dict[str, str] | None = None
+    status: int, body: dict[str, Any] | WireModel, headers: dict[str, str] | None = None
 ) -> Response:
-    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    payload = body.wire() if isinstance(body, WireModel) else body
     return Response(
         status_code=status,
         content_type="application/json",
