@@ -28,8 +28,9 @@ EDU_LESSON = "lesson-edu-testout-math-g5"  # 4 questions, max scores 1, 1, 2, 1
 MT_LESSON = "lesson-mt-testout-math-g5"
 # Edulastic polls on a timer: if the student is slower than the first wait, the workflow
 # loops Wait → Poll → Decide more than once; MasteryTrack is woken once by the write-back.
-EDULASTIC_STATES = ["Route", "Wait", "Poll", "Decide", "Enroll", "Finalized"]
-MASTERY_TRACK_STATES = ["Route", "AwaitWriteBack", "Poll", "Decide", "Enroll", "Finalized"]
+_ENROLL = ["StartEnrollment", "Enroll", "EnrollmentDone", "Finalized"]
+EDULASTIC_STATES = ["Route", "Wait", "Poll", "Decide", *_ENROLL]
+MASTERY_TRACK_STATES = ["Route", "AwaitWriteBack", "Poll", "Decide", *_ENROLL]
 
 
 class DemoError(Exception):

@@ -26,6 +26,7 @@ def test_demo_succeeds() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo succeeded" in done.stdout
     # Edulastic polls on a schedule: how many Wait → Poll → Decide rounds depends on timing.
-    assert "Route → Wait → Poll → Decide →" in done.stdout and "Decide → Enroll → Finalized" in done.stdout
-    assert "Route → AwaitWriteBack → Poll → Decide → Enroll → Finalized" in done.stdout
+    enroll = "StartEnrollment → Enroll → EnrollmentDone → Finalized"
+    assert "Route → Wait → Poll → Decide →" in done.stdout and f"Decide → {enroll}" in done.stdout
+    assert f"Route → AwaitWriteBack → Poll → Decide → {enroll}" in done.stdout
     assert "password:          (hidden" in done.stdout

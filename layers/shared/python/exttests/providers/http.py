@@ -13,6 +13,7 @@ breakers, tokens) lives in module-level registries; `reset_state()` clears them 
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -45,6 +46,10 @@ from exttests.providers.attempts import (
 from exttests.providers.breaker import CircuitBreaker
 from exttests.providers.observer import notify
 from exttests.providers.tokens import token_cache
+
+# urllib3 logs each retry with the full path and query (student ids, assignment ids) at WARNING;
+# this client logs every attempt itself with the path template instead.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
