@@ -61,8 +61,14 @@ class _KeyPickler(pickle.Pickler):
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            return serialization.load_der_private_key, (der, None)
+            return _private_key, (der,)
         return NotImplemented
+
+
+def _private_key(der: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_private_key(der, None)
 
 
 def _backend(service: str, account_id: str, region: str) -> Any:
