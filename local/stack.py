@@ -31,11 +31,12 @@ Settings (environment):
                            as EventBridge does
   LOCAL_STATE_DIR          keep the stack's data across restarts in this directory (default:
                            unset, everything in memory): the table's items and the KMS key
-                           (students' passwords stay decryptable), saved every
-                           LOCAL_STATE_SAVE_SECONDS (default 10) and on a clean stop, restored
-                           at start before the roster is loaded. Workflow executions are not
-                           kept: after a restart the sweeper restarts the workflow of each
-                           attempt that still needs one once it is due. See local/state.py.
+                           (students' passwords stay decryptable). Saved at a clean stop and
+                           every LOCAL_STATE_SAVE_SECONDS (default 10; 0 = only at the stop),
+                           restored at start before the roster is loaded. Workflow executions
+                           are not kept: after a restart the sweeper restarts the workflow of
+                           each attempt that still needs one, once it is due. Keep the
+                           directory private (a pickle). See local/state.py.
   MOTO_PORT                moto's port (default: a free port)
   EDULASTIC_SIM_PORT, MASTERY_TRACK_SIM_PORT   simulator ports (default: free ports)
   LOG_LEVEL                default INFO
@@ -118,6 +119,10 @@ def _seconds(raw: str | None) -> float | None:
     return float(raw) if raw not in (None, "") else None
 
 
+def _default(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 @dataclass
 class Settings:
     port: int = 3000
@@ -176,7 +181,7 @@ class Settings:
             workers_per_function=int(env.get("LOCAL_WORKERS_PER_FUNCTION") or DEFAULT_WORKERS_PER_FUNCTION),
             sweeper_interval_seconds=_seconds(env.get("SWEEPER_INTERVAL_SECONDS")),
             state_dir=env.get("LOCAL_STATE_DIR") or None,
-            state_save_seconds=_seconds(env.get("LOCAL_STATE_SAVE_SECONDS")) or 10.0,
+            state_save_seconds=_default(_seconds(env.get("LOCAL_STATE_SAVE_SECONDS")), 10.0),
         )
 
 

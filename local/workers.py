@@ -288,6 +288,7 @@ class WorkerPools:
         with self._lock:
             if self._closed:
                 raise Throttled(f"{spec.name}: the local stack is stopping")
+            # One pool per function name: the gateway's and moto's specs of a function agree.
             pool = self._pools.get(spec.name)
             if pool is None:
                 environment = function_environment(self.environment, spec)

@@ -321,8 +321,11 @@ def _reader(stream: Any, output: list[str], ready: threading.Event) -> None:
 def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProcess]:
     """`python -m local.stack` with `settings` on top of the environment, stopped by SIGTERM;
     it must stop within STOP_TIMEOUT with exit code 0."""
+    # A developer's own settings for `make run` must not reach the tests' stacks.
+    dropped = ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET")
+    dropped += ("LOCAL_STATE_DIR", "LOCAL_WORKERS_PER_FUNCTION")
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in dropped},
         "PORT": str(free_port()),
         "MOTO_PORT": str(free_port()),
         "EDULASTIC_SIM_PORT": str(free_port()),
@@ -333,8 +336,6 @@ def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProce
         "PYTHONUNBUFFERED": "1",
         **settings,
     }
-    for name in ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET"):
-        env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "local.stack"],
         cwd=ROOT,

@@ -159,8 +159,10 @@ def test_a_hundred_concurrent_identical_requests_make_one_assignment(
         )
         return answer.status_code, answer.json()
 
+    burst = time.monotonic()
     with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
         answers = list(pool.map(call, range(CONCURRENT_REQUESTS)))
+    burst = time.monotonic() - burst
 
     assert [status for status, _ in answers] == [200] * CONCURRENT_REQUESTS, answers
     for _, body in answers:
@@ -182,9 +184,13 @@ def test_a_hundred_concurrent_identical_requests_make_one_assignment(
     assert len(ran) == CONCURRENT_REQUESTS and {i["outcome"] for i in ran} == {"ok"}
     assert max_concurrency(ran) > 1
     assert len({i["pid"] for i in ran}) >= 2
+    durations = sorted(i["durationMs"] for i in ran)
+    median = durations[len(durations) // 2]
     print(
-        f"\n{provider}: {CONCURRENT_REQUESTS} concurrent assigns -> 1 assignment; "
-        f"{len({i['pid'] for i in ran})} worker processes, at most {max_concurrency(ran)} at once"
+        f"\n{provider}: {CONCURRENT_REQUESTS} concurrent assigns -> 1 assignment in {burst:.1f} s; "
+        f"{len({i['pid'] for i in ran})} worker processes ({sum(i['coldStart'] for i in ran)} cold starts), "
+        f"at most {max_concurrency(ran)} at once; handler time median {median:.0f} ms, "
+        f"max {durations[-1]:.0f} ms"
     )
 
     # A later retry is answered from the stored attempt, without a provider call.
