@@ -80,6 +80,7 @@ class Worker:
         self._buffer = bytearray()
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
+        self._stopped = False
 
     def send(self, message: Mapping[str, Any]) -> None:
         stdin = self.process.stdin
@@ -103,8 +104,15 @@ class Worker:
             self._buffer += chunk
         return message
 
+    def kill(self) -> None:
+        """Kill the process; a thread waiting for its answer then sees it gone."""
+        self.process.kill()
+
     def stop(self) -> None:
-        """Kill the process (Lambda freezes or discards an environment the same abrupt way)."""
+        """Kill the process and close its pipes (once; only by the thread that holds the worker)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.process.kill()
         self.process.wait()
         if self.process.stdin is not None:
@@ -194,15 +202,19 @@ class FunctionPool:
                 self._cond.wait(remaining)
         try:
             worker = self._start_worker()
-        finally:
+        except BaseException:
             with self._cond:
                 self._starting -= 1
                 self._cond.notify()
+            raise
         with self._cond:
-            if self._closed:
-                worker.stop()
-                raise Throttled(f"{self.spec.name}: the local stack is stopping")
-            self._busy.add(worker)
+            self._starting -= 1  # and busy at once: the pool never holds more than its maximum
+            closed = self._closed
+            if not closed:
+                self._busy.add(worker)
+        if closed:
+            worker.stop()
+            raise Throttled(f"{self.spec.name}: the local stack is stopping")
         return worker, True
 
     def _start_worker(self) -> Worker:
@@ -233,11 +245,13 @@ class FunctionPool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            workers = self._idle + list(self._busy)
+            idle, busy = list(self._idle), list(self._busy)
             self._idle.clear()
             self._cond.notify_all()
-        for worker in workers:
+        for worker in idle:
             worker.stop()
+        for worker in busy:  # its invocation fails (Runtime.ExitError) and releases it
+            worker.kill()
 
 
 def _exited(request_id: str, worker: Worker) -> Outcome:
