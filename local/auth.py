@@ -6,6 +6,11 @@ Tokens look like Cognito client-credentials access tokens (`iss`, `sub` = `clien
 (`aud`, or `client_id` when there is no `aud`). The RS256 key pair is generated per Issuer
 and never leaves the process; `jwks()` publishes the public half.
 
+Time claims are checked the way API Gateway documents for its JWT authorizer: `exp` must be
+after the current time, `nbf` (when present) and `iat` before it — here with a leeway of
+CLOCK_SKEW_SECONDS for `nbf` and `iat`, so a token minted by an issuer whose clock runs slightly
+ahead is not refused, while one dated in the future is.
+
 Tokens and client secrets are never logged; only client ids and error kinds are.
 """
 
@@ -26,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 log = logging.getLogger("local.auth")
 
 Clock = Callable[[], float]
+
+CLOCK_SKEW_SECONDS = 30
 
 
 class AuthError(Exception):
@@ -174,8 +181,13 @@ class Issuer:
             raise Unauthorized("the access token has the wrong issuer") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("the access token is not valid") from exc
-        if int(claims["exp"]) <= int(self._clock()):
+        now = self._clock()
+        if _time_claim(claims, "exp") <= int(now):
             raise Unauthorized("the access token has expired")
+        if _time_claim(claims, "iat") > now + CLOCK_SKEW_SECONDS:
+            raise Unauthorized("the access token is issued in the future")
+        if "nbf" in claims and _time_claim(claims, "nbf") > now + CLOCK_SKEW_SECONDS:
+            raise Unauthorized("the access token is not valid yet")
         if not self._audience_ok(claims):
             raise Unauthorized("the access token has the wrong audience")
         if required_scopes:
@@ -191,6 +203,13 @@ class Issuer:
             return claims.get("client_id") == self.audience
         audiences = [aud] if isinstance(aud, str) else list(aud)
         return self.audience in audiences
+
+
+def _time_claim(claims: Mapping[str, Any], name: str) -> float:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthorized(f"the access token's {name} is not a number")
+    return float(value)
 
 
 def _bearer_token(header: str | None) -> str:

@@ -6,7 +6,8 @@ Works under moto's in-process `mock_aws` and against a ThreadedMotoServer (via t
 What is created, and how faithfully:
 - the DynamoDB table exactly from the template's properties (keys, GSIs/LSIs, billing,
   streams, SSE, TTL, point-in-time recovery);
-- a KMS key (symmetric, from the template's description/spec) for the credentials;
+- a KMS key (symmetric, from the template's description/spec) for the credentials, and its
+  aliases (`AWS::KMS::Alias`);
 - one IAM role that Lambda and Step Functions may assume (moto requires a role to exist);
 - one moto Lambda function per `AWS::Serverless::Function` with a placeholder zip: the
   code that really runs is `functions/<dir>/app.py`, dispatched in-process by
@@ -15,6 +16,10 @@ What is created, and how faithfully:
   DefinitionSubstitutions replaced (a function's `.Arn`/`Ref` → the moto function).
 IAM policies, log groups, the layer, the HTTP API and schedules are not created: the local
 gateway and the caller play those parts.
+
+Data survives in a table or a key that already exists (restored by `local.state` from
+LOCAL_STATE_DIR): a table of the same name is kept as it is, and a key that an alias of the
+template already points at is reused, so what was encrypted before a restart still decrypts.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from typing import Any
 import boto3
 import yaml
 
+from local.lambda_dispatch import FunctionSpec
+
 log = logging.getLogger("local.aws_resources")
 
 DEFAULT_STACK_NAME = "exttests-local"
@@ -40,6 +47,7 @@ ROLE_NAME = "exttests-local-execution-role"
 FUNCTION = "AWS::Serverless::Function"
 TABLE = "AWS::DynamoDB::Table"
 KMS_KEY = "AWS::KMS::Key"
+KMS_ALIAS = "AWS::KMS::Alias"
 STATE_MACHINE = "AWS::Serverless::StateMachine"
 
 
@@ -189,6 +197,7 @@ class Resources:
     function_arns: dict[str, str] = field(default_factory=dict)
     role_arn: str = ""
     region: str = "us-east-1"
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)  # moto function name → spec
 
     def dispatch_registry(self) -> dict[str, Path]:
         """What `local.lambda_dispatch.install` needs: moto function name → handler directory."""
@@ -227,6 +236,12 @@ def _ensure_role(region: str) -> str:
 
 def _create_table(props: Mapping[str, Any], table_name: str, region: str) -> None:
     dynamodb = boto3.client("dynamodb", region_name=region)
+    try:
+        dynamodb.describe_table(TableName=table_name)
+        log.info("table %s exists (restored state): kept as it is", table_name)
+        return
+    except dynamodb.exceptions.ResourceNotFoundException:
+        pass
     kwargs: dict[str, Any] = {
         "TableName": table_name,
         "AttributeDefinitions": props["AttributeDefinitions"],
@@ -267,13 +282,34 @@ def _create_table(props: Mapping[str, Any], table_name: str, region: str) -> Non
         )
 
 
-def _create_key(props: Mapping[str, Any], region: str) -> tuple[str, str]:
+def _key_aliases(template: Mapping[str, Any], resolver: Resolver) -> dict[str, list[str]]:
+    """Key logical id → the alias names the template gives it."""
+    aliases: dict[str, list[str]] = {}
+    for _, alias in resources_of_type(template, KMS_ALIAS):
+        props = alias.get("Properties") or {}
+        target = props.get("TargetKeyId")
+        if isinstance(target, dict) and ("Ref" in target or "Fn::GetAtt" in target):
+            ref = target.get("Ref") or target["Fn::GetAtt"][0]
+            aliases.setdefault(str(ref), []).append(str(resolver.resolve(props.get("AliasName"))))
+    return aliases
+
+
+def _create_key(props: Mapping[str, Any], aliases: list[str], region: str) -> tuple[str, str]:
     kms = boto3.client("kms", region_name=region)
+    for alias in aliases:
+        try:
+            meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        except kms.exceptions.NotFoundException:
+            continue
+        log.info("key %s exists (restored state): reused", alias)
+        return str(meta["KeyId"]), str(meta["Arn"])
     kwargs: dict[str, Any] = {"Description": str(props.get("Description") or "local credentials key")}
     for key in ("KeySpec", "KeyUsage"):
         if isinstance(props.get(key), str):
             kwargs[key] = props[key]
     meta = kms.create_key(**kwargs)["KeyMetadata"]
+    for alias in aliases:
+        kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
     return str(meta["KeyId"]), str(meta["Arn"])
 
 
@@ -307,9 +343,10 @@ def create_resources(
     resolver.attributes[(table_id, "Arn")] = f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT_ID}:table/{name}"
 
     kms_key_id = ""
+    aliases = _key_aliases(template, resolver)
     for key_id, key in resources_of_type(template, KMS_KEY):
         props = {k: v for k, v in (key.get("Properties") or {}).items() if k != "KeyPolicy"}
-        kid, karn = _create_key(props, region)
+        kid, karn = _create_key(props, aliases.get(key_id, []), region)
         resolver.refs[key_id] = kid
         resolver.attributes[(key_id, "Arn")] = karn
         kms_key_id = kms_key_id or kid
@@ -320,6 +357,7 @@ def create_resources(
     function_names: dict[str, str] = {}
     function_dirs: dict[str, Path] = {}
     function_arns: dict[str, str] = {}
+    functions: dict[str, FunctionSpec] = {}
     for logical_id, resource in resources_of_type(template, FUNCTION):
         props = resource.get("Properties") or {}
         code_uri = props.get("CodeUri")
@@ -327,19 +365,22 @@ def create_resources(
             log.warning("function %s has no local CodeUri; not created", logical_id)
             continue
         fn_name = logical_id  # unique in the template, short enough for Lambda's 64 chars
+        timeout = int(_function_setting(template, props, "Timeout", 3))
+        memory = int(_function_setting(template, props, "MemorySize", 128))
         created = lambda_client.create_function(
             FunctionName=fn_name,
             Runtime="python3.11",
             Role=role_arn,
             Handler=str(props.get("Handler") or "app.handler"),
             Code={"ZipFile": code},
-            Timeout=int(_function_setting(template, props, "Timeout", 3)),
-            MemorySize=int(_function_setting(template, props, "MemorySize", 128)),
+            Timeout=timeout,
+            MemorySize=memory,
         )
         arn = str(created["FunctionArn"])
         function_names[logical_id] = fn_name
         function_dirs[logical_id] = (root / code_uri).resolve()
         function_arns[logical_id] = arn
+        functions[fn_name] = FunctionSpec(fn_name, function_dirs[logical_id], timeout, memory, arn)
         resolver.refs[logical_id] = fn_name
         resolver.attributes[(logical_id, "Arn")] = arn
 
@@ -360,6 +401,7 @@ def create_resources(
         function_arns=function_arns,
         role_arn=role_arn,
         region=region,
+        functions=functions,
     )
 
 

@@ -9,13 +9,23 @@ HTTP API does, in the same order:
    403 missing scope. The handler is never called for a request that fails here.
 3. enforce the body limit: 1 MiB locally (the HTTP API's own limit is 10 MB; a smaller
    local limit surfaces oversized requests early) → 413 without calling the handler.
-4. build the v2.0 event, call `functions/<dir>/app.py:handler` in-process (the module
-   cache is shared with `local.lambda_dispatch`) and map the result back to HTTP with
-   the v2 rules (a dict with `statusCode` is a full response; anything else is a 200
-   JSON "simple response"). A raising handler → 500 IMS body, traceback logged.
+4. build the v2.0 event, invoke the route's function through the invoker (the local stack:
+   its worker pools, `local.workers`; by default in-process, `local.lambda_dispatch`) and map
+   the result back to HTTP with the v2 rules (a dict with `statusCode` is a full response;
+   anything else is a 200 JSON "simple response").
+   When the invocation fails — the handler raised, its worker ran past the function's Timeout
+   (`Sandbox.Timedout`) or died, no worker became free (throttled), or the result is not a
+   valid response — the answer is what the HTTP API answers for a failed Lambda integration:
+   500 ("Internal Server Error"; AWS documents it for function errors, timeouts and throttles
+   alike), here with the IMS body every error of the product carries. The error type is logged.
 
-Plus `POST /oauth2/token` (client credentials, Cognito-like answers) and
-`GET /.well-known/jwks.json`.
+Plus `POST /oauth2/token` (client credentials, Cognito-like answers),
+`GET /.well-known/jwks.json`, and the local-only `GET /_local/invocations[?function=NAME]`:
+every recent invocation (function, request id, worker pid, start/end epoch seconds, outcome,
+cold start) — no events, no results.
+
+Every request is logged on one line; the method and path are escaped (`local.logs.printable`)
+so a percent-encoded CR/LF or other control character cannot split or forge a log line.
 
 Differences from AWS worth knowing: JWT claims in the event are stringified the way the
 HTTP API does it (numbers as decimal strings, lists as "[a b]"); `pathParameters` are
@@ -32,7 +42,6 @@ import re
 import secrets
 import threading
 import time
-import traceback
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,50 +52,17 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from exttests.api.errors import ims_body
 from local import lambda_dispatch
 from local.auth import AuthError, Issuer, OAuthError
+from local.lambda_dispatch import FunctionSpec, Invoker, Outcome
+from local.logs import printable
 
 log = logging.getLogger("local.gateway")
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_ACCOUNT_ID = "123456789012"
-
-_MINOR_BY_STATUS = {
-    400: "invaliddata",
-    401: "unauthorisedrequest",
-    403: "forbidden",
-    404: "unknownobject",
-    405: "invaliddata",
-    413: "invaliddata",
-    422: "invaliddata",
-    429: "server_busy",
-    500: "internal_server_error",
-    502: "internal_server_error",
-    503: "internal_server_error",
-}
-
-
-def ims_error_body(
-    status: int, description: str, *, minor: str | None = None, message: bool = False
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "imsx_codeMajor": "failure",
-        "imsx_severity": "error",
-        "imsx_description": description,
-        "imsx_CodeMinor": {
-            "imsx_codeMinorField": [
-                {
-                    "imsx_codeMinorFieldName": "TargetEndSystem",
-                    "imsx_codeMinorFieldValue": minor
-                    or _MINOR_BY_STATUS.get(status, "internal_server_error"),
-                }
-            ]
-        },
-    }
-    if message:
-        body["message"] = description
-    return body
-
+INVOCATIONS_PATH = "/_local/invocations"
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     response = Response(json.dumps(payload), status=status, content_type="application/json")
@@ -95,10 +71,8 @@ def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None 
     return response
 
 
-def ims_error(status: int, description: str, *, minor: str | None = None) -> Response:
-    return _json_response(
-        status, ims_error_body(status, description, minor=minor, message=status in (401, 403))
-    )
+def ims_error(status: int, description: str) -> Response:
+    return _json_response(status, ims_body(status, description))
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -132,6 +106,15 @@ class Route:
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+    def function(self, account_id: str = DEFAULT_ACCOUNT_ID) -> FunctionSpec:
+        return FunctionSpec(
+            self.function_name,
+            self.functions_dir,
+            self.timeout_seconds,
+            self.memory_mb,
+            lambda_dispatch.function_arn(self.function_name, account_id=account_id),
+        )
 
     def match(self, raw_path: str) -> dict[str, str] | None:
         found = self._pattern.match(raw_path)
@@ -342,7 +325,8 @@ class Gateway:
     """The WSGI app plus a threaded server on 127.0.0.1.
 
     `issuer` both answers `/oauth2/token` and verifies bearer tokens; with `issuer=None`
-    every protected route answers 401 (there is no way to get a token).
+    every protected route answers 401 (there is no way to get a token). `invoker` runs the
+    functions (default: in-process).
     """
 
     def __init__(
@@ -355,9 +339,11 @@ class Gateway:
         max_body_bytes: int = MAX_BODY_BYTES,
         api_id: str = "local",
         account_id: str = DEFAULT_ACCOUNT_ID,
+        invoker: Invoker | None = None,
     ) -> None:
         self.routes = list(routes)
         self.issuer = issuer
+        self.invoker: Invoker = invoker or lambda_dispatch.InProcessInvoker()
         self.host = host
         self.port = port
         self.max_body_bytes = max_body_bytes
@@ -408,8 +394,8 @@ class Gateway:
         response = self.dispatch(request)
         log.info(
             "%s %s -> %d (%.0f ms)",
-            request.method,
-            request.path,
+            printable(request.method),
+            printable(request.path),
             response.status_code,
             (time.monotonic() - started) * 1000,
         )
@@ -420,6 +406,9 @@ class Gateway:
             return self._token(request)
         if request.path == "/.well-known/jwks.json" and request.method == "GET" and self.issuer is not None:
             return _json_response(200, self.issuer.jwks())
+        if request.path == INVOCATIONS_PATH and request.method == "GET":
+            entries = self.invoker.log.entries(request.args.get("function"))
+            return _json_response(200, {"invocations": [entry.to_json() for entry in entries]})
         raw_path, _ = _raw_path_and_query(request)
         matched = self._match(request.method, raw_path)
         if matched is None:
@@ -442,25 +431,24 @@ class Gateway:
         event = build_event(
             request, route, path_parameters, body, claims, api_id=self.api_id, account_id=self.account_id
         )
-        context = lambda_dispatch.make_context(
-            route.function_name,
-            invoked_function_arn=lambda_dispatch.function_arn(
-                route.function_name, account_id=self.account_id
-            ),
-            memory_limit_in_mb=route.memory_mb,
-            timeout_seconds=route.timeout_seconds,
-        )
+        return self._invoke(route, event)
+
+    def _invoke(self, route: Route, event: dict[str, Any]) -> Response:
         try:
-            handler = lambda_dispatch.load_handler(route.functions_dir)
-            result = handler(event, context)
-            return response_from_result(result)
-        except Exception as exc:
-            log.error(
-                "handler of %s raised %s:\n%s",
-                route.route_key,
-                type(exc).__name__,
-                "".join(traceback.format_exception(exc)),
-            )
+            outcome = self.invoker.invoke(route.function(self.account_id), event)
+        except lambda_dispatch.Throttled as exc:
+            log.error("%s: the function was throttled: %s", route.route_key, exc)
+            return ims_error(500, "internal server error")
+        except Exception:
+            log.exception("%s: the function could not be invoked", route.route_key)
+            return ims_error(500, "internal server error")
+        if outcome.failed:
+            log.error("%s: the function failed:%s", route.route_key, _describe_failure(outcome))
+            return ims_error(500, "internal server error")
+        try:
+            return response_from_result(outcome.value())
+        except (ValueError, TypeError, binascii.Error) as exc:
+            log.error("%s: malformed Lambda response: %s", route.route_key, exc)
             return ims_error(500, "internal server error")
 
     def _match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
@@ -508,6 +496,18 @@ class Gateway:
         except OAuthError as exc:
             return _json_response(exc.status, {"error": exc.error}, no_store)
         return _json_response(200, token, no_store)
+
+
+def _describe_failure(outcome: Outcome) -> str:
+    """The error type, message and stack trace of a failed invocation, for the log."""
+    try:
+        error = outcome.value()
+    except ValueError:
+        return " (unreadable error payload)"
+    if not isinstance(error, dict):
+        return f" {outcome.error_type}"
+    trace = "".join(str(line) for line in error.get("stackTrace") or [])
+    return f" {error.get('errorType')}: {error.get('errorMessage')}" + (f"\n{trace}" if trace else "")
 
 
 def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:

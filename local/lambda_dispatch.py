@@ -1,22 +1,28 @@
-"""Runs the real Lambda handlers in-process when moto invokes a function.
+"""Runs the real Lambda handlers when moto or the local gateway invokes a function.
+
+One interface, `Invoker.invoke(FunctionSpec, event) -> Outcome`, two ways to run an invocation:
+- `InProcessInvoker` (here): the handler runs in the calling thread, its module imported once per
+  process. The in-process test fixtures use it (`mock_aws_with_workflow`, `install(...)`).
+- `local.workers.WorkerPools`: each function runs in worker processes, one event at a time per
+  worker, like Lambda's execution environments. The local stack uses it.
 
 This is the single place that patches moto internals (pinned: moto 5.2.5). Without Docker
 moto's Lambda "simple" backend answers every invoke by echoing the payload; the patch
 replaces `moto.awslambda_simple.models.LambdaSimpleBackend.invoke` so that an invocation of
-a function named in the registry loads `functions/<dir>/app.py` and calls its `handler`.
-Functions not in the registry keep moto's behaviour.
+a function named in the registry goes to the installed invoker. Functions not in the registry
+keep moto's behaviour.
 
 How a failure reaches Step Functions (read from moto 5.2.5
 `stepfunctions/parser/asl/component/state/exec/state_task/lambda_eval_utils.py` and
 `state_task_lambda.py`): the interpreter calls `lambda.invoke` through boto3, treats a
 response with `FunctionError` (the `X-Amz-Function-Error` header) as a failure, parses the
-payload as JSON and uses its `errorType` as the error name that Retry/Catch match. The
-patch therefore answers a raising handler with that header set to "Unhandled" and the same
-payload the AWS Python runtime produces: `{"errorMessage", "errorType", "requestId",
-"stackTrace"}` where `errorType` is the exception class name (e.g. "ProviderUnavailable").
-
-The same loaded-module cache serves the HTTP gateway (`load_handler`, `make_context`) so a
-handler module is imported once per process, as in a warm Lambda container.
+payload as JSON and uses its `errorType` as the error name that Retry/Catch match; an error
+answer of the Lambda API itself (a ClientError) becomes `Lambda.<code>`. The patch therefore
+answers a raising handler with that header set to "Unhandled" and the payload the AWS Python
+runtime produces: `{"errorMessage", "errorType", "requestId", "stackTrace"}` where `errorType`
+is the exception class name (e.g. "ProviderUnavailable"); a timed-out invocation with Lambda's
+`Sandbox.Timedout`; and no free execution environment with a 429 `TooManyRequestsException`
+(`Lambda.TooManyRequestsException`, which the state machine retries).
 """
 
 from __future__ import annotations
@@ -26,16 +32,18 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import threading
 import time
 import traceback
 import urllib.request
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("local.lambda_dispatch")
 
@@ -52,10 +60,11 @@ DEFAULT_REGION = "us-east-1"
 _lock = threading.RLock()
 _registry: dict[str, Path] = {}
 _original_invoke: Callable[..., Any] | None = None
+_invoker: Invoker | None = None
 _modules: dict[Path, ModuleType] = {}
 
 
-# --- handler loading (shared with the gateway) -------------------------------------------
+# --- handler loading -------------------------------------------------------------------------
 
 
 def _module_name(functions_dir: Path) -> str:
@@ -85,11 +94,20 @@ def load_module(functions_dir: str | Path) -> ModuleType:
         return module
 
 
+def module_handler(functions_dir: str | Path, attribute: str = "handler") -> Handler:
+    """The handler function itself, as Lambda calls it (one event at a time per process)."""
+    handler = getattr(load_module(functions_dir), attribute)
+    if not callable(handler):
+        raise TypeError(f"{functions_dir}/app.py: {attribute} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
 # Powertools' event handler keeps the request being resolved on the class
 # (`BaseRouter.current_event`), shared by every resolver in the process. Lambda runs one event
-# per process at a time, so that is safe there; here many requests share one process, so
-# handlers built on a resolver run one at a time (the others — workflow tasks — run freely).
-_resolver_lock = threading.Lock()
+# per process at a time, so that is safe there, and in the local stack's worker processes. Only
+# when several threads call handlers in ONE process (the in-process test fixtures) do handlers
+# built on a resolver have to take turns; the others (workflow tasks) run freely.
+_in_process_resolver_lock = threading.Lock()
 
 
 def _uses_resolver(module: ModuleType) -> bool:
@@ -99,15 +117,13 @@ def _uses_resolver(module: ModuleType) -> bool:
 
 
 def load_handler(functions_dir: str | Path, attribute: str = "handler") -> Handler:
-    module = load_module(functions_dir)
-    handler = getattr(module, attribute)
-    if not callable(handler):
-        raise TypeError(f"{functions_dir}/app.py: {attribute} is not callable")
-    if not _uses_resolver(module):
-        return handler  # type: ignore[no-any-return]
+    """The handler, safe to call from many threads of this process (see above)."""
+    handler = module_handler(functions_dir, attribute)
+    if not _uses_resolver(load_module(functions_dir)):
+        return handler
 
     def one_at_a_time(event: Any, context: Any) -> Any:
-        with _resolver_lock:
+        with _in_process_resolver_lock:
             return handler(event, context)
 
     return one_at_a_time
@@ -158,13 +174,73 @@ def make_context(
     invoked_function_arn: str | None = None,
     memory_limit_in_mb: int = 128,
     timeout_seconds: float = 3.0,
+    request_id: str | None = None,
 ) -> LambdaContext:
     return LambdaContext(
         function_name=function_name,
         invoked_function_arn=invoked_function_arn or function_arn(function_name),
         memory_limit_in_mb=memory_limit_in_mb,
         timeout_seconds=timeout_seconds,
+        aws_request_id=request_id or str(uuid.uuid4()),
     )
+
+
+# --- invocations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What an invocation needs to know about a function (from template.yaml / moto's config)."""
+
+    name: str
+    directory: Path
+    timeout_seconds: float = 3.0
+    memory_mb: int = 128
+    arn: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.arn:
+            object.__setattr__(self, "arn", function_arn(self.name))
+
+    def context(self, request_id: str) -> LambdaContext:
+        """A fresh context: its remaining time counts down from the function's timeout."""
+        return make_context(
+            self.name,
+            invoked_function_arn=self.arn,
+            memory_limit_in_mb=self.memory_mb,
+            timeout_seconds=self.timeout_seconds,
+            request_id=request_id,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What Lambda answers a synchronous invoke: the JSON payload, and whether it is a function error."""
+
+    payload: bytes
+    failed: bool = False
+
+    def value(self) -> Any:
+        return json.loads(self.payload)
+
+    @property
+    def error_type(self) -> str | None:
+        if not self.failed:
+            return None
+        try:
+            error = self.value()
+        except ValueError:
+            return "Unknown"
+        return str(error.get("errorType", "Unknown")) if isinstance(error, dict) else "Unknown"
+
+
+class Throttled(Exception):
+    """No execution environment of the function became free in time (Lambda's 429
+    TooManyRequestsException), or the stack is stopping."""
+
+
+def failure(error: Mapping[str, Any]) -> Outcome:
+    return Outcome(json.dumps(error).encode(), failed=True)
 
 
 def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
@@ -175,6 +251,118 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
         "requestId": request_id,
         "stackTrace": traceback.format_tb(exc.__traceback__),
     }
+
+
+def timed_out(request_id: str, seconds: float) -> Outcome:
+    """What Lambda answers when the function ran past its timeout (its environment is then reset)."""
+    return failure(
+        {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {seconds:.2f} seconds",
+        }
+    )
+
+
+def run_handler(handler: Handler, event: Any, context: LambdaContext) -> Outcome:
+    """Call the handler the way the Lambda runtime does: an exception is a function error, and
+    a result that is not JSON is `Runtime.MarshalError`."""
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # every handler failure becomes a Lambda function error
+        log.warning(
+            "function %s raised %s",
+            context.function_name,
+            type(exc).__name__,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        return failure(error_payload(exc, context.aws_request_id))
+    try:
+        return Outcome(json.dumps(result).encode())
+    except (TypeError, ValueError) as exc:
+        return failure(
+            {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+                "requestId": context.aws_request_id,
+                "stackTrace": [],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One invocation as the local stack saw it (`GET /_local/invocations`): no event, no result."""
+
+    function: str
+    request_id: str
+    pid: int
+    started: float  # epoch seconds, when the handler started
+    ended: float
+    outcome: str  # "ok" or the errorType
+    cold_start: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "requestId": self.request_id,
+            "pid": self.pid,
+            "start": self.started,
+            "end": self.ended,
+            "durationMs": round((self.ended - self.started) * 1000, 1),
+            "outcome": self.outcome,
+            "coldStart": self.cold_start,
+        }
+
+
+class InvocationLog:
+    """The most recent invocations, for the local-only `GET /_local/invocations` route."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._entries: deque[Invocation] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def record(self, invocation: Invocation) -> None:
+        with self._lock:
+            self._entries.append(invocation)
+
+    def entries(self, function: str | None = None) -> list[Invocation]:
+        with self._lock:
+            return [i for i in self._entries if function is None or i.function == function]
+
+
+class Invoker(Protocol):
+    log: InvocationLog
+
+    def invoke(self, spec: FunctionSpec, event: Any) -> Outcome:
+        """Run one invocation; raises Throttled when no execution environment is free."""
+        ...
+
+
+class InProcessInvoker:
+    """Runs the handler in the calling thread (see `load_handler` for resolver handlers)."""
+
+    def __init__(self) -> None:
+        self.log = InvocationLog()
+
+    def invoke(self, spec: FunctionSpec, event: Any) -> Outcome:
+        request_id = str(uuid.uuid4())
+        context = spec.context(request_id)
+        with _lock:
+            cold = spec.directory.resolve() not in _modules
+        started = time.time()
+        try:
+            handler = load_handler(spec.directory)
+        except Exception as exc:  # an import error fails the invocation, as Lambda's init would
+            log.warning("function %s could not be loaded: %s", spec.name, type(exc).__name__)
+            outcome = failure(error_payload(exc, request_id))
+        else:
+            outcome = run_handler(handler, event, context)
+        self.log.record(
+            Invocation(
+                spec.name, request_id, os.getpid(), started, time.time(), outcome.error_type or "ok", cold
+            )
+        )
+        return outcome
 
 
 # --- the moto patch ----------------------------------------------------------------------
@@ -198,6 +386,24 @@ def _decode_event(body: Any) -> Any:
     return json.loads(body)
 
 
+def _spec_from_moto(backend: Any, name: str, qualifier: str | None, directory: Path) -> FunctionSpec:
+    try:
+        fn = backend.get_function(name, qualifier)
+        return FunctionSpec(name, directory, float(fn.timeout), int(fn.memory_size), fn.function_arn)
+    except Exception:  # the function config is a nicety for the context object
+        log.debug("no moto function config for %s; using defaults", name)
+        region = getattr(backend, "region_name", DEFAULT_REGION)
+        return FunctionSpec(name, directory, arn=function_arn(name, region))
+
+
+def _too_many_requests() -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    return error
+
+
 def _patched_invoke(
     self: Any,
     function_name: str,
@@ -210,42 +416,25 @@ def _patched_invoke(
     with _lock:
         directory = _registry.get(name)
         original = _original_invoke
-    if directory is None:
+        invoker = _invoker
+    if directory is None or invoker is None:
         if original is None:  # pragma: no cover - only if uninstalled mid-call
             return None
         return original(self, function_name, qualifier, body, headers, response_headers)  # type: ignore[no-any-return]
 
-    memory, timeout, arn = 128, 3.0, function_arn(name, getattr(self, "region_name", DEFAULT_REGION))
-    try:
-        fn = self.get_function(name, qualifier)
-        memory, timeout, arn = int(fn.memory_size), float(fn.timeout), fn.function_arn
-    except Exception:  # the function config is a nicety for the context object
-        log.debug("no moto function config for %s; using defaults", name)
-    context = make_context(name, invoked_function_arn=arn, memory_limit_in_mb=memory, timeout_seconds=timeout)
-
+    spec = _spec_from_moto(self, name, qualifier, directory)
     try:
         event = _decode_event(body)
-        handler = load_handler(directory)
-        result = handler(event, context)
-    except Exception as exc:  # every handler failure becomes a Lambda function error
-        log.warning(
-            "function %s raised %s", name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG)
-        )
+    except ValueError as exc:
+        outcome = failure(error_payload(exc, str(uuid.uuid4())))
+    else:
+        try:
+            outcome = invoker.invoke(spec, event)
+        except Throttled as exc:
+            raise _too_many_requests() from exc
+    if outcome.failed:
         response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps(error_payload(exc, context.aws_request_id)).encode()
-    try:
-        encoded = json.dumps(result).encode()
-    except (TypeError, ValueError) as exc:
-        response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps(
-            {
-                "errorMessage": f"Unable to marshal response: {exc}",
-                "errorType": "Runtime.MarshalError",
-                "requestId": context.aws_request_id,
-                "stackTrace": [],
-            }
-        ).encode()
-    return encoded
+    return outcome.payload
 
 
 _dynamodb_lock = threading.Lock()
@@ -275,26 +464,39 @@ def serialize_dynamodb() -> None:
         _dynamodb_serialized = True
 
 
-def install(registry: Mapping[str, str | Path]) -> None:
-    """Route invocations of the named moto functions to `<dir>/app.py:handler`.
+@contextlib.contextmanager
+def dynamodb_paused() -> Iterator[None]:
+    """No moto DynamoDB request runs in this process while the block runs (a consistent snapshot)."""
+    serialize_dynamodb()
+    with _dynamodb_lock:
+        yield
+
+
+def install(registry: Mapping[str, str | Path], invoker: Invoker | None = None) -> None:
+    """Route invocations of the named moto functions to `invoker` (default: in-process).
 
     `registry` maps moto function name → functions directory. Calling it again adds to (and
-    overrides entries of) the registry; the patch itself is applied once.
+    overrides entries of) the registry and replaces the invoker when one is given; the patch
+    itself is applied once.
     """
-    global _original_invoke
+    global _original_invoke, _invoker
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     serialize_dynamodb()
     with _lock:
         _registry.update({name: Path(d).resolve() for name, d in registry.items()})
+        if invoker is not None:
+            _invoker = invoker
+        elif _invoker is None:
+            _invoker = InProcessInvoker()
         if _original_invoke is None:
             _original_invoke = LambdaSimpleBackend.invoke
             LambdaSimpleBackend.invoke = _patched_invoke  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
-    """Restore moto's own invoke and forget the registry (the module cache stays)."""
-    global _original_invoke
+    """Restore moto's own invoke and forget the registry and invoker (the module cache stays)."""
+    global _original_invoke, _invoker
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     with _lock:
@@ -302,6 +504,7 @@ def uninstall() -> None:
             LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
             _original_invoke = None
         _registry.clear()
+        _invoker = None
 
 
 def installed() -> bool:

@@ -1,9 +1,13 @@
 """The local stack: `python -m local.stack` (what `make run` calls).
 
 Starts, all on 127.0.0.1: moto's server (DynamoDB, KMS, Lambda, Step Functions executing
-the real ASL), the resources of template.yaml on it, in-process dispatch of Lambda
-invocations to the real handlers, the roster, the two provider simulators, and the HTTP
-front (API Gateway HTTP API v2 events + JWT authorizer + OAuth2 token endpoint).
+the real ASL), the resources of template.yaml on it, the roster, the two provider simulators,
+the HTTP front (API Gateway HTTP API v2 events + JWT authorizer + OAuth2 token endpoint), and
+the template's schedules (the sweeper). Every Lambda invocation — from the HTTP front, from a
+workflow task (moto's Lambda invoke, patched in `local.lambda_dispatch`) or from a schedule —
+runs in a worker process of that function's pool (`local.workers`): one event at a time per
+worker, workers spawned on demand and reused while warm, all talking to the one moto server
+through AWS_ENDPOINT_URL. So HTTP requests and workflow tasks run in parallel, as in AWS.
 
 Settings (environment):
   PORT                     API port (default 3000; 0 = a free port)
@@ -17,9 +21,28 @@ Settings (environment):
   MASTERY_TRACK_BASE_URL   same for MasteryTrack (MASTERY_TRACK_API_KEY/EMAIL passed through)
   WORKFLOW_WAIT_SECONDS    comma-separated waits (default "60,120,300,600,1800,3600")
   CALLBACK_TIMEOUT_SECONDS MasteryTrack callback timeout (default 21600)
+  LOCAL_WORKERS_PER_FUNCTION  most worker processes per function (default 4): as many
+                           invocations of one function run at once; more wait for a free
+                           worker (at most the function's Timeout, then the invocation is
+                           throttled). A worker busy past the function's Timeout is killed:
+                           Sandbox.Timedout for Step Functions, 500 for the HTTP API.
+  SWEEPER_INTERVAL_SECONDS seconds between runs of the sweeper (default: the template's
+                           rate(5 minutes) = 300; 0 = never), invoked with a scheduled event
+                           as EventBridge does
+  LOCAL_STATE_DIR          keep the stack's data across restarts in this directory (default:
+                           unset, everything in memory): the table's items and the KMS key
+                           (students' passwords stay decryptable). Saved at a clean stop and
+                           every LOCAL_STATE_SAVE_SECONDS (default 10; 0 = only at the stop),
+                           restored at start before the roster is loaded. Workflow executions
+                           are not kept: after a restart the sweeper restarts the workflow of
+                           each attempt that still needs one, once it is due. Keep the
+                           directory private (a pickle). See local/state.py.
   MOTO_PORT                moto's port (default: a free port)
   EDULASTIC_SIM_PORT, MASTERY_TRACK_SIM_PORT   simulator ports (default: free ports)
   LOG_LEVEL                default INFO
+
+Local-only route: `GET /_local/invocations[?function=NAME]` lists the recent invocations
+(function, request id, worker pid, start/end, outcome, cold start).
 
 Programmatic use (tests):
 
@@ -30,7 +53,8 @@ Programmatic use (tests):
 
 Only one LocalStack may run in a process at a time: it sets process-wide state (os.environ
 for boto3 and the handlers, moto's global backends and config, the dispatch patch). `start`
-resets moto's in-memory state; `stop` restores os.environ and removes the dispatch patch.
+resets moto's in-memory state (then restores LOCAL_STATE_DIR's); `stop` saves the state, stops
+the workers, restores os.environ and removes the dispatch patch.
 """
 
 from __future__ import annotations
@@ -55,10 +79,19 @@ _LAYER_PATH = str(REPO_ROOT / "layers" / "shared" / "python")
 if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
-from local import lambda_dispatch  # noqa: E402
+from local import lambda_dispatch, logs  # noqa: E402
 from local.auth import Issuer  # noqa: E402
-from local.aws_resources import Resources, create_resources, load_template  # noqa: E402
+from local.aws_resources import (  # noqa: E402
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_STACK_NAME,
+    Resources,
+    create_resources,
+    load_template,
+)
 from local.gateway import Gateway, routes_from_template  # noqa: E402
+from local.schedules import Scheduler, schedules_from_template  # noqa: E402
+from local.state import StateStore  # noqa: E402
+from local.workers import DEFAULT_WORKERS_PER_FUNCTION, WorkerPools  # noqa: E402
 
 log = logging.getLogger("local.stack")
 
@@ -82,6 +115,14 @@ def _port(raw: str | None, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _seconds(raw: str | None) -> float | None:
+    return float(raw) if raw not in (None, "") else None
+
+
+def _default(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 @dataclass
 class Settings:
     port: int = 3000
@@ -101,6 +142,10 @@ class Settings:
     mastery_track_sim_port: int = 0
     log_level: str = "INFO"
     token_ttl: int = 3600
+    workers_per_function: int = DEFAULT_WORKERS_PER_FUNCTION
+    sweeper_interval_seconds: float | None = None  # None: the template's rate
+    state_dir: str | None = None
+    state_save_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +178,10 @@ class Settings:
             mastery_track_sim_port=_port(env.get("MASTERY_TRACK_SIM_PORT"), 0),
             log_level=env.get("LOG_LEVEL") or "INFO",
             token_ttl=int(env.get("LOCAL_TOKEN_TTL") or 3600),
+            workers_per_function=int(env.get("LOCAL_WORKERS_PER_FUNCTION") or DEFAULT_WORKERS_PER_FUNCTION),
+            sweeper_interval_seconds=_seconds(env.get("SWEEPER_INTERVAL_SECONDS")),
+            state_dir=env.get("LOCAL_STATE_DIR") or None,
+            state_save_seconds=_default(_seconds(env.get("LOCAL_STATE_SAVE_SECONDS")), 10.0),
         )
 
 
@@ -151,6 +200,9 @@ class LocalStack:
         self.moto_endpoint = ""
         self.issuer: Issuer | None = None
         self.gateway: Gateway | None = None
+        self.pools: WorkerPools | None = None
+        self.scheduler: Scheduler | None = None
+        self.state: StateStore | None = None
         self._moto: Any = None
         self._saved_env: dict[str, str | None] = {}
 
@@ -221,8 +273,12 @@ class LocalStack:
                 self._saved_env.setdefault(var, os.environ[var])
                 del os.environ[var]
 
+        if s.state_dir:
+            store = StateStore(s.state_dir, DEFAULT_ACCOUNT_ID, REGION, s.state_save_seconds)
+            store.restore()
+            # Only a restored (or new) store may save: a failed restore must not overwrite the file.
+            self.state = store
         self.resources = create_resources(s.template_path, region=REGION)
-        lambda_dispatch.install(self.resources.dispatch_registry())
         if s.roster_file:
             from exttests.roster_loader import load_roster_file
 
@@ -266,6 +322,25 @@ class LocalStack:
         )
         self._setenv(handler_env)
         _reset_handler_caches()
+        # Workers are spawned at their function's first invocation: starting costs nothing.
+        self.pools = WorkerPools(dict(os.environ), s.workers_per_function)
+        lambda_dispatch.install(self.resources.dispatch_registry(), invoker=self.pools)
+        self.gateway.invoker = self.pools
+        self.scheduler = Scheduler(
+            schedules_from_template(
+                template,
+                self.resources.function_names,
+                region=REGION,
+                stack_name=DEFAULT_STACK_NAME,
+                interval_override=s.sweeper_interval_seconds,
+            ),
+            self.resources.functions,
+            self.pools,
+            REGION,
+        )
+        self.scheduler.start()
+        if self.state is not None:
+            self.state.start()
         self.gateway.serve()
 
     def _start_providers(self, writeback_secret: str) -> dict[str, str]:
@@ -330,16 +405,19 @@ class LocalStack:
         return env
 
     def stop(self) -> None:
-        """Stop everything that was started (safe after a failed or partial start)."""
+        """Stop everything that was started (safe after a failed or partial start).
+
+        Nothing new is invoked first (schedules, API, workflows), then the workers stop, then
+        the state is saved — nothing writes to the table any more — and the rest stops."""
         global _running
+        self._stop_component("scheduler")
+        self._stop_component("gateway")
         self._stop_executions()
-        for name in ("gateway", "edulastic", "mastery_track"):
-            component = getattr(self, name)
-            if component is not None:
-                try:
-                    component.stop()
-                except Exception:
-                    log.exception("stopping %s failed", name)
+        if self.pools is not None:
+            self.pools.close()
+        self._stop_component("state")
+        for name in ("edulastic", "mastery_track"):
+            self._stop_component(name)
         lambda_dispatch.uninstall()
         if self._moto is not None:
             try:
@@ -357,6 +435,14 @@ class LocalStack:
         with _instance_lock:
             if _running is self:
                 _running = None
+
+    def _stop_component(self, name: str) -> None:
+        component = getattr(self, name)
+        if component is not None:
+            try:
+                component.stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
 
     def _stop_executions(self) -> None:
         # moto runs executions on background threads that outlive the server; a polling loop
@@ -412,14 +498,8 @@ def _all_scopes(template: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def main() -> int:
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     # Request lines of moto and werkzeug are noise at INFO; the gateway logs its own.
-    if settings.log_level.upper() != "DEBUG":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        logging.getLogger("botocore").setLevel(logging.WARNING)
+    logs.configure(settings.log_level)
 
     stop_event = threading.Event()
 
@@ -454,4 +534,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    # Everything is stopped and saved. Tearing down the interpreter would then spend seconds
+    # freeing moto's objects one by one (7 s after a 100-workflow soak); exit right away.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

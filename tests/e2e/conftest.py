@@ -1,8 +1,10 @@
 """End-to-end fixtures: the whole local stack (`python -m local.stack`) as a subprocess, driven over HTTP.
 
 The stack runs with parked workflows (WORKFLOW_WAIT_SECONDS / CALLBACK_TIMEOUT_SECONDS = 3600) so a
-test decides when results are imported, and with a roster of its own: the demo roster plus
-generated students `student-e2e-0..39`, one per test, so no two tests share state.
+test decides when results are imported, without the scheduled sweeper unless a test sets
+SWEEPER_INTERVAL_SECONDS, and with a roster of its own: the demo roster plus generated students
+`student-e2e-0..39`, one per test, so no two tests share state. Its functions run in worker
+processes (`local.workers`); `StackProcess.invocations` reads what ran where.
 """
 
 from __future__ import annotations
@@ -172,6 +174,16 @@ class StackProcess:
     def get_result(self, sourced_id: str) -> requests.Response:
         return self.request("GET", WRITEBACK_PATH.format(sourced_id))
 
+    def invocations(self, function: str | None = None, since: float = 0.0) -> list[dict[str, Any]]:
+        """The stack's recorded invocations (local-only route): function, pid, start/end, outcome."""
+        answer = requests.get(
+            self.api_url + "/_local/invocations",
+            params={"function": function} if function else None,
+            timeout=HTTP_TIMEOUT,
+        )
+        answer.raise_for_status()
+        return [i for i in answer.json()["invocations"] if i["start"] >= since]
+
     # --- simulators (control routes, no auth) ---
 
     def edulastic_control(self, route: str, body: dict[str, Any]) -> Any:
@@ -287,6 +299,16 @@ class StackProcess:
         return found
 
 
+def max_concurrency(invocations: list[dict[str, Any]]) -> int:
+    """The largest number of these invocations that were running at the same moment."""
+    edges = sorted([(i["start"], 1) for i in invocations] + [(i["end"], -1) for i in invocations])
+    running = peak = 0
+    for _, change in edges:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
 def _reader(stream: Any, output: list[str], ready: threading.Event) -> None:
     for line in iter(stream.readline, ""):
         output.append(line)
@@ -299,19 +321,21 @@ def _reader(stream: Any, output: list[str], ready: threading.Event) -> None:
 def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProcess]:
     """`python -m local.stack` with `settings` on top of the environment, stopped by SIGTERM;
     it must stop within STOP_TIMEOUT with exit code 0."""
+    # A developer's own settings for `make run` must not reach the tests' stacks.
+    dropped = ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET")
+    dropped += ("LOCAL_STATE_DIR", "LOCAL_WORKERS_PER_FUNCTION")
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in dropped},
         "PORT": str(free_port()),
         "MOTO_PORT": str(free_port()),
         "EDULASTIC_SIM_PORT": str(free_port()),
         "MASTERY_TRACK_SIM_PORT": str(free_port()),
         "LOG_LEVEL": "WARNING",
+        "SWEEPER_INTERVAL_SECONDS": "0",
         "ROSTER_FILE": str(roster),
         "PYTHONUNBUFFERED": "1",
         **settings,
     }
-    for name in ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET"):
-        env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "local.stack"],
         cwd=ROOT,

@@ -1,21 +1,26 @@
 """The local HTTP front builds API Gateway HTTP API v2.0 events and guards routes like the JWT authorizer.
 
 No moto and no sockets: a fake route table pointing at a handler module written to tmp_path,
-driven through werkzeug's test client.
+driven through werkzeug's test client; in-process, or in worker processes where it matters.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
+from exttests.api.errors import ims_body
 from local.auth import Issuer
 from local.gateway import MAX_BODY_BYTES, Gateway, Route, routes_from_template
+from local.workers import WorkerPools
 
 POWERPATH = "exttests/powerpath"
 WRITEBACK = "exttests/writeback"
@@ -23,6 +28,7 @@ WRITEBACK = "exttests/writeback"
 HANDLER = """
 import base64
 import json
+import time
 from pathlib import Path
 
 CALLS = Path(__file__).with_name("calls.jsonl")
@@ -34,6 +40,8 @@ def handler(event, context):
     mode = (event.get("queryStringParameters") or {}).get("mode")
     if mode == "boom":
         raise RuntimeError("handler bug")
+    if mode == "hang":
+        time.sleep(600)
     if mode == "simple":
         return {"hello": "world"}
     if mode == "binary":
@@ -231,6 +239,72 @@ def test_handler_exception_is_500_ims(
     _assert_ims(response, 500, "internal_server_error")
     assert "handler bug" not in response.get_data(as_text=True)
     assert "RuntimeError" in caplog.text
+
+
+def test_errors_are_the_services_ims_body(client: Client, issuer: Issuer) -> None:
+    for answer in (
+        client.get("/nope", headers=_auth(issuer)),
+        client.get("/powerpath/getAssessmentProgress"),
+        client.post(
+            "/powerpath/makeExternalTestAssignment", data=b"x" * (MAX_BODY_BYTES + 1), headers=_auth(issuer)
+        ),
+    ):
+        body = answer.get_json()
+        assert body == ims_body(answer.status_code, body["imsx_description"])
+
+
+def test_control_characters_in_the_path_cannot_split_or_forge_a_log_line(
+    client: Client, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="local.gateway")
+    forged = "%0D%0A2026-01-01 00:00:00,000 INFO local.gateway: GET /admin -> 200%1B%5B2J%E2%80%A8%5C"
+    answer = client.get(f"/powerpath/x{forged}", headers=_auth(issuer))
+    assert answer.status_code == 404
+
+    [record] = [r for r in caplog.records if r.name == "local.gateway"]
+    line = record.getMessage()
+    assert not any(c in line for c in "\r\n\x1b\u2028"), repr(line)
+    assert "/powerpath/x\\x0d\\x0a2026-01-01" in line
+    assert "\\x1b[2J\\u2028\\\\ -> 404" in line  # every byte still visible, a backslash doubled
+
+
+def test_local_invocations_route_lists_invocations_without_their_data(
+    client: Client, issuer: Issuer
+) -> None:
+    client.get("/powerpath/getAssessmentProgress?mode=simple&student=secret-ish", headers=_auth(issuer))
+    client.get("/powerpath/getAssessmentProgress?mode=boom", headers=_auth(issuer))
+
+    listed = client.get("/_local/invocations").get_json()["invocations"]
+    assert [(i["function"], i["outcome"], i["pid"]) for i in listed] == [
+        ("ProgressFunction", "ok", os.getpid()),
+        ("ProgressFunction", "RuntimeError", os.getpid()),
+    ]
+    assert all(i["end"] >= i["start"] and i["requestId"] for i in listed)
+    assert "secret-ish" not in json.dumps(listed)
+    assert client.get("/_local/invocations?function=AssignFunction").get_json() == {"invocations": []}
+
+
+@pytest.fixture
+def pools() -> Iterator[WorkerPools]:
+    running = WorkerPools(os.environ, max_per_function=2)
+    yield running
+    running.close()
+
+
+def test_a_function_past_its_timeout_answers_500_and_its_worker_is_replaced(
+    function_dir: Path, issuer: Issuer, pools: WorkerPools, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = Route("GET", "/slow", function_dir, "SlowFunction", (POWERPATH,), timeout_seconds=1.0)
+    client = Client(Gateway([route], issuer, invoker=pools), use_cookies=False)
+
+    timed_out = client.get("/slow?mode=hang", headers=_auth(issuer))
+    _assert_ims(timed_out, 500, "internal_server_error")
+    assert "Sandbox.Timedout" in caplog.text
+    assert client.get("/slow?mode=simple", headers=_auth(issuer)).get_json() == {"hello": "world"}
+
+    first, second = client.get("/_local/invocations").get_json()["invocations"]
+    assert (first["outcome"], second["outcome"]) == ("Sandbox.Timedout", "ok")
+    assert first["pid"] != second["pid"] and os.getpid() not in (first["pid"], second["pid"])
 
 
 def test_routes_from_template_resolve_scope_parameters(tmp_path: Path) -> None:

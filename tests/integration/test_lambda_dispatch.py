@@ -1,4 +1,5 @@
-"""The moto Lambda dispatch runs real handler code and surfaces handler exceptions to Step Functions.
+"""The moto Lambda dispatch runs real handler code and surfaces handler exceptions to Step Functions;
+the worker pools run each function like Lambda does, in processes of its own.
 
 Runs the state machine interpreter of moto (pinned 5.2.5) in-process under mock_aws.
 """
@@ -6,17 +7,24 @@ Runs the state machine interpreter of moto (pinned 5.2.5) in-process under mock_
 from __future__ import annotations
 
 import json
+import os
 import time
 import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local import lambda_dispatch
-from local.lambda_dispatch import mock_aws_with_workflow
+from local.lambda_dispatch import FunctionSpec, Outcome, Throttled, mock_aws_with_workflow
+from local.workers import WorkerPools
 
 pytestmark = pytest.mark.workflow
 
@@ -64,7 +72,180 @@ def fake_function_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def _create_function(name: str) -> str:
+WORKER_HANDLER = """
+import os
+import time
+from pathlib import Path
+
+STARTED = Path(__file__).with_name("started")
+
+
+class ProviderUnavailable(Exception):
+    pass
+
+
+def handler(event, context):
+    mode = event.get("mode")
+    if mode == "wait-for-all":  # returns once `n` invocations have started, whichever process they run in
+        with STARTED.open("a") as f:
+            f.write(f"{os.getpid()}\\n")
+        while len(STARTED.read_text().split()) < event["n"]:
+            time.sleep(0.01)
+    if mode == "hang":
+        time.sleep(600)
+    if mode == "fail":
+        raise ProviderUnavailable("edulastic is unavailable: 503")
+    if mode == "exit":
+        os._exit(3)
+    return {
+        "pid": os.getpid(),
+        "remaining": context.get_remaining_time_in_millis(),
+        "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        "inherited": os.environ.get("LOCAL_TEST_MARKER"),
+    }
+"""
+
+
+@pytest.fixture
+def worker_function(tmp_path: Path) -> FunctionSpec:
+    directory = tmp_path / "worker_fn"
+    directory.mkdir()
+    (directory / "app.py").write_text(WORKER_HANDLER)
+    return FunctionSpec("WorkerFunction", directory, timeout_seconds=1.0, memory_mb=256)
+
+
+@pytest.fixture
+def pools() -> Iterator[WorkerPools]:
+    running = WorkerPools({**os.environ, "LOCAL_TEST_MARKER": "from-the-stack"}, max_per_function=3)
+    yield running
+    running.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_invocations_run_in_worker_processes_reused_while_warm(
+    pools: WorkerPools, worker_function: FunctionSpec
+) -> None:
+    first = pools.invoke(worker_function, {}).value()
+    second = pools.invoke(worker_function, {}).value()
+
+    assert first["pid"] != os.getpid()
+    assert second["pid"] == first["pid"]  # the idle worker is reused, like a warm container
+    assert first["function"] == "WorkerFunction"
+    assert first["inherited"] == "from-the-stack"  # the stack's environment reaches the handler
+    assert 0 < first["remaining"] <= 1000  # counts down from the function's Timeout
+    cold = [entry.cold_start for entry in pools.log.entries("WorkerFunction")]
+    assert cold == [True, False]
+
+
+def test_concurrent_invocations_each_get_a_worker_up_to_the_maximum(
+    pools: WorkerPools, worker_function: FunctionSpec
+) -> None:
+    rendezvous = {"mode": "wait-for-all", "n": 3}
+    patient = replace(worker_function, timeout_seconds=30.0)  # however slowly the three workers start
+    with ThreadPoolExecutor(max_workers=3) as executor:
+        answers = list(executor.map(lambda _: pools.invoke(patient, rendezvous), range(3)))
+
+    # Each invocation waited until all three had started: they ran at the same time, in 3 processes.
+    assert len({answer.value()["pid"] for answer in answers}) == 3
+    extra = pools.invoke(patient, {}).value()
+    assert extra["pid"] in {answer.value()["pid"] for answer in answers}  # no fourth worker
+
+
+def test_a_worker_past_its_timeout_is_killed_and_the_invocation_fails_with_sandbox_timedout(
+    pools: WorkerPools, worker_function: FunctionSpec
+) -> None:
+    warm = pools.invoke(worker_function, {}).value()["pid"]
+    outcome = pools.invoke(worker_function, {"mode": "hang"})
+
+    assert outcome.failed and outcome.error_type == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in outcome.value()["errorMessage"]
+    assert not _alive(warm)
+    after = pools.invoke(worker_function, {})
+    assert not after.failed and after.value()["pid"] != warm  # replaced by a fresh worker
+    assert [e.outcome for e in pools.log.entries()] == ["ok", "Sandbox.Timedout", "ok"]
+
+
+def test_handler_exception_and_crash_are_function_errors(
+    pools: WorkerPools, worker_function: FunctionSpec
+) -> None:
+    failed = pools.invoke(worker_function, {"mode": "fail"})
+    assert failed.failed and failed.error_type == "ProviderUnavailable"
+    assert failed.value()["errorMessage"] == "edulastic is unavailable: 503"
+    crashed = pools.invoke(worker_function, {"mode": "exit"})
+    assert crashed.failed and crashed.error_type == "Runtime.ExitError"
+    assert "exit status 3" in crashed.value()["errorMessage"]
+    assert not pools.invoke(worker_function, {}).failed
+
+
+def test_a_module_that_fails_to_import_fails_the_invocation(pools: WorkerPools, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("raise RuntimeError('bad configuration')\n")
+    outcome = pools.invoke(FunctionSpec("Broken", tmp_path), {})
+    assert outcome.failed and outcome.error_type == "RuntimeError"
+
+
+def test_a_timed_out_task_fails_with_sandbox_timedout_in_step_functions(
+    pools: WorkerPools, worker_function: FunctionSpec
+) -> None:
+    definition = json.dumps(
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "FakeFunction", "Payload.$": "$"},
+                    "Catch": [
+                        {"ErrorEquals": ["Sandbox.Timedout"], "ResultPath": "$.error", "Next": "Caught"}
+                    ],
+                    "End": True,
+                },
+                "Caught": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    with mock_aws_with_workflow():
+        _create_function("FakeFunction", timeout=1)
+        lambda_dispatch.install({"FakeFunction": worker_function.directory}, invoker=pools)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="timeouts", definition=definition, roleArn="arn:aws:iam::123456789012:role/FakeFunction-role"
+        )["stateMachineArn"]
+        described = _run(sfn, machine, "hang-1", {"mode": "hang"})
+
+    assert described["status"] == "SUCCEEDED"  # the Catch on Sandbox.Timedout led to Caught
+    assert json.loads(described["output"])["error"]["Error"] == "Sandbox.Timedout"
+    [entry] = pools.log.entries("FakeFunction")
+    assert entry.outcome == "Sandbox.Timedout" and entry.pid != os.getpid()
+
+
+class _ThrottlingInvoker:
+    def __init__(self) -> None:
+        self.log = lambda_dispatch.InvocationLog()
+
+    def invoke(self, spec: FunctionSpec, event: Any) -> Outcome:
+        raise Throttled("all workers stayed busy")
+
+
+def test_no_free_worker_is_a_429_too_many_requests(fake_function_dir: Path) -> None:
+    with mock_aws_with_workflow():
+        _create_function("FakeFunction")
+        lambda_dispatch.install({"FakeFunction": fake_function_dir}, invoker=_ThrottlingInvoker())
+        client = boto3.client("lambda", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(ClientError) as raised:
+            client.invoke(FunctionName="FakeFunction", Payload=b"{}")
+
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def _create_function(name: str, timeout: int = 30) -> str:
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(
         RoleName=f"{name}-role",
@@ -76,7 +257,7 @@ def _create_function(name: str) -> str:
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip()},
-        Timeout=30,
+        Timeout=timeout,
         MemorySize=256,
     )
     return str(created["FunctionArn"])

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from werkzeug.test import Client
 
-from local.auth import Forbidden, InvalidClient, InvalidScope, Issuer, Unauthorized
-from local.gateway import Gateway
+from local.auth import CLOCK_SKEW_SECONDS, Forbidden, InvalidClient, InvalidScope, Issuer, Unauthorized
+from local.gateway import Gateway, Route
 
 POWERPATH = "exttests/powerpath"
 WRITEBACK = "exttests/writeback"
@@ -100,6 +100,55 @@ def test_expired_token_is_unauthorized(issuer: Issuer, clock: FakeClock) -> None
     clock.now += 601
     with pytest.raises(Unauthorized, match="expired"):
         issuer.verify(_bearer(token), [POWERPATH])
+
+
+def _signed(issuer: Issuer, clock: FakeClock, **claims: Any) -> str:
+    """A token with the issuer's own key and claims, `claims` changed or added."""
+    now = int(clock.now)
+    payload = {
+        "iss": ISSUER_URL,
+        "aud": AUDIENCE,
+        "client_id": "app",
+        "scope": POWERPATH,
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
+    return jwt.encode(payload, issuer._key, algorithm="RS256", headers={"kid": issuer.kid})
+
+
+@pytest.mark.parametrize(("claim", "message"), [("nbf", "not valid yet"), ("iat", "issued in the future")])
+def test_token_dated_in_the_future_is_unauthorized(
+    issuer: Issuer, clock: FakeClock, claim: str, message: str
+) -> None:
+    future = _signed(issuer, clock, **{claim: int(clock.now) + CLOCK_SKEW_SECONDS + 1})
+    with pytest.raises(Unauthorized, match=message):
+        issuer.verify(f"Bearer {future}", [POWERPATH])
+    # within the clock-skew leeway, and once the time has come, the same token is accepted
+    clock.now += 1
+    assert issuer.verify(f"Bearer {future}", [POWERPATH])["client_id"] == "app"
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat", "exp"])
+def test_time_claim_that_is_not_a_number_is_unauthorized(
+    issuer: Issuer, clock: FakeClock, claim: str
+) -> None:
+    with pytest.raises(Unauthorized, match="not a number"):
+        issuer.verify(f"Bearer {_signed(issuer, clock, **{claim: 'soon'})}", [POWERPATH])
+
+
+def test_future_dated_tokens_are_401_before_any_handler_runs(
+    issuer: Issuer, clock: FakeClock, tmp_path: Any
+) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    raise AssertionError('ran')\n")
+    client = Client(Gateway([Route("GET", "/p", tmp_path, "Fn", (POWERPATH,))], issuer))
+    ahead = int(clock.now) + CLOCK_SKEW_SECONDS + 60
+    for token in (_signed(issuer, clock, nbf=ahead), _signed(issuer, clock, iat=ahead)):
+        answer = client.get("/p", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        body = answer.get_json()
+        minor = body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+        assert minor == "unauthorisedrequest" and body["message"] == body["imsx_description"]
 
 
 def test_token_signed_by_another_key_is_unauthorized(issuer: Issuer, clock: FakeClock) -> None:
