@@ -23,7 +23,7 @@ from exttests.adapters.dynamo.store import DynamoStore, attempt_of
 from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from exttests.domain.events import DomainEvent, EventType
 from exttests.domain.models import LessonType, ProviderAccount, ToolProvider
-from exttests.ports import CourseMissing, DueAttempt, Store, VersionConflict
+from exttests.ports import AttemptKey, AttemptView, CourseMissing, DueAttempt, Store, VersionConflict
 from exttests.roster_loader import load_roster
 from local.aws_resources import TABLE, load_template, resources_of_type
 from tests.fakes.deps import demo_roster
@@ -82,9 +82,9 @@ class MemoryBackend:
 
 
 class DynamoBackend:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, due_shards: int = 1) -> None:
         self.table = table
-        self.store = DynamoStore(table)
+        self.store = DynamoStore(table, due_shards=due_shards)
         self.client = boto3.client("dynamodb")
 
     def _doc(self, key: dict[str, dict[str, str]]) -> Any:
@@ -153,7 +153,8 @@ def own_table(request: pytest.FixtureRequest) -> Backend:
     request.getfixturevalue("dynamo_table")  # moto running
     name = f"due-{uuid.uuid4().hex[:12]}"
     create_table(name)
-    return DynamoBackend(name)
+    # Sharded: the due view is read from every shard and still comes back oldest first.
+    return DynamoBackend(name, due_shards=4)
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -588,3 +589,50 @@ def test_touching_a_final_attempt_does_not_put_it_back_on_the_index(own_table: B
     saved = store.save(final(on_index(own_table, "s-final", -5)))
     store.touch_due(saved, NOW - timedelta(minutes=1))
     assert due(own_table) == []
+
+
+def test_failed_enrollments_and_expiries_have_views_of_their_own_by_time(own_table: Backend) -> None:
+    store = own_table.store
+    at = {n: (NOW + timedelta(minutes=n)).isoformat() for n in (1, 2, 3)}
+    failed = store.save(
+        final(on_index(own_table, "s-failed", 5), EnrollmentStatus.FAILED).evolve({"updated_at": at[2]})
+    )
+    expired = store.save(
+        on_index(own_table, "s-expired", 5).evolve({"status": AttemptStatus.EXPIRED, "updated_at": at[1]})
+    )
+    store.save(final(on_index(own_table, "s-enrolled", 5), EnrollmentStatus.ENROLLED))
+    on_index(own_table, "s-running", 5)
+
+    assert store.list_attempts(AttemptView.ENROLLMENT_FAILED) == [
+        AttemptKey(failed.student_id, failed.lesson_id, None, at[2])
+    ]
+    assert store.list_attempts(AttemptView.EXPIRED) == [
+        AttemptKey(expired.student_id, expired.lesson_id, None, at[1])
+    ]
+    assert store.list_attempts(AttemptView.EXPIRED, since=NOW + timedelta(minutes=2)) == []
+    assert [k.student for k in store.list_attempts(AttemptView.DUE, until=NOW + timedelta(minutes=10))] == [
+        "s-running"
+    ]
+    # A failed enrollment is not "due": the sweeper leaves it to an operator.
+    assert due(own_table, at=NOW + timedelta(days=1)) == [("s-running", EDU, NOW + timedelta(minutes=5))]
+
+
+def test_every_attempt_of_a_student_and_lesson_is_listed_oldest_first(backend: Backend) -> None:
+    student = unique("s-history")
+    first = attempt_of_student(student)
+    assert backend.store.begin_attempt(first, None, None)
+    done = backend.store.save(final(first))
+    second = attempt_of_student(student, number=2, version=done.version + 1)
+    assert backend.store.begin_attempt(second, done, None)
+    assert [(a.attempt, a.finalized) for a in backend.store.attempts_of(student, EDU)] == [(1, True), (2, False)]
+    assert backend.store.attempts_of(unique("s-nobody"), EDU) == []
+
+
+def test_a_stored_enrollment_can_be_read_back(backend: Backend) -> None:
+    student = unique("s-enrolled")
+    attempt = attempt_of_student(student)
+    assert backend.store.begin_attempt(attempt, None, None)
+    record = {"sourcedId": "enr-x", "course": {"sourcedId": "course-math-g6"}}
+    backend.store.save_enrollment(final(attempt, EnrollmentStatus.ENROLLED), "course-math-g6", record)
+    assert backend.store.get_enrollment(student, "course-math-g6") == record
+    assert backend.store.get_enrollment(student, "course-math-g7") is None

@@ -24,11 +24,13 @@ from typing import Any
 
 from exttests.adapters.dynamo import keys
 from exttests.adapters.dynamo.store import lesson_of, student_of
-from exttests.domain.attempt import Attempt
+from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from exttests.domain.events import DomainEvent
 from exttests.domain.models import ProviderAccount, ToolProvider
 from exttests.errors import Busy
 from exttests.ports import (
+    AttemptKey,
+    AttemptView,
     CachedDocument,
     ClaimStatus,
     Context,
@@ -62,7 +64,8 @@ class InMemoryStore:
         self._roster: dict[Key, dict[str, Any]] = {}
         self._heads: dict[Key, Attempt] = {}  # (student, lesson) → HEAD
         self._archive: dict[tuple[str, str, int], Attempt] = {}
-        self._due_index: dict[tuple[str, str, int | None], str] = {}  # the sparse index (head: None)
+        # The sparse index: (student, lesson, archived attempt or None for HEAD) → (view, sort key).
+        self._view_index: dict[tuple[str, str, int | None], tuple[AttemptView, str]] = {}
         self._aliases: dict[str, tuple[str, str, int]] = {}
         self.accounts: dict[tuple[str, ToolProvider], ProviderAccount] = {}
         self.enrollments: dict[tuple[str, str], dict[str, Any]] = {}
@@ -162,6 +165,22 @@ class InMemoryStore:
                 return copy.deepcopy(head)
             return copy.deepcopy(self._archive.get((student_id, lesson_id, attempt)))
 
+    def attempts_of(self, student_id: str, lesson_id: str) -> list[Attempt]:
+        with self._lock:
+            self._enter("attempts_of")
+            found = [
+                a
+                for (student, lesson, _), a in self._archive.items()
+                if (student, lesson) == (student_id, lesson_id)
+            ]
+            head = self._heads.get((student_id, lesson_id))
+            return copy.deepcopy(sorted(found, key=lambda a: a.attempt) + ([head] if head else []))
+
+    def get_enrollment(self, student_id: str, course_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._enter("get_enrollment")
+            return copy.deepcopy(self.enrollments.get((student_id, course_id)))
+
     def find_track_course(self, subject: str, grade: str, org_id: str | None) -> str | None:
         with self._lock:
             self._enter("find_track_course")
@@ -188,24 +207,43 @@ class InMemoryStore:
     def due_attempts(self, now: datetime, limit: int) -> list[DueAttempt]:
         with self._lock:
             self._enter("due_attempts")
-            due = sorted(
-                (when, student, lesson)
-                for (student, lesson, _), when in self._due_index.items()
-                if datetime.fromisoformat(when) <= now
-            )
-            return [
-                DueAttempt(student, lesson, datetime.fromisoformat(when))
-                for when, student, lesson in due[:limit]
-            ]
+            due = self._in_view(AttemptView.DUE, None, now, limit)
+            return [DueAttempt(key.student, key.lesson, datetime.fromisoformat(key.at)) for key in due]
 
-    # --- writes (each one all-or-nothing) --------------------------------------------------------
+    def list_attempts(
+        self,
+        view: AttemptView,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AttemptKey]:
+        with self._lock:
+            self._enter("list_attempts")
+            return self._in_view(view, since, until, limit)
+
+    def _in_view(
+        self, view: AttemptView, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[AttemptKey]:
+        found = sorted(
+            (at, student, lesson, number)
+            for (student, lesson, number), (in_view, at) in self._view_index.items()
+            if in_view is view
+            and (since is None or at >= since.isoformat())
+            and (until is None or at <= until.isoformat())
+        )
+        return [AttemptKey(student, lesson, number, at) for at, student, lesson, number in found[:limit]]
 
     def _index(self, attempt: Attempt, archived: bool) -> None:
         slot = (attempt.student_id, attempt.lesson_id, attempt.attempt if archived else None)
         if attempt.needs_workflow and attempt.due_at:
-            self._due_index[slot] = attempt.due_at
+            self._view_index[slot] = (AttemptView.DUE, attempt.due_at)
+        elif attempt.enrollment is EnrollmentStatus.FAILED:
+            self._view_index[slot] = (AttemptView.ENROLLMENT_FAILED, attempt.updated_at or "")
+        elif attempt.status is AttemptStatus.EXPIRED:
+            self._view_index[slot] = (AttemptView.EXPIRED, attempt.updated_at or "")
         else:
-            self._due_index.pop(slot, None)
+            self._view_index.pop(slot, None)
 
     def _put_head(self, attempt: Attempt) -> None:
         self._heads[(attempt.student_id, attempt.lesson_id)] = copy.deepcopy(attempt)
@@ -252,11 +290,11 @@ class InMemoryStore:
             key = (intent.student_id, intent.lesson_id)
             if previous is None:
                 del self._heads[key]
-                self._due_index.pop((*key, None), None)
+                self._view_index.pop((*key, None), None)
             else:
                 self._put_head(previous.evolve({"version": intent.version + 1}))
                 self._archive.pop((*key, previous.attempt), None)
-                self._due_index.pop((*key, previous.attempt), None)
+                self._view_index.pop((*key, previous.attempt), None)
             self._leave("abandon_attempt")
 
     def save(
@@ -349,8 +387,9 @@ class InMemoryStore:
             self._enter("touch_due")
             head = self._heads.get((attempt.student_id, attempt.lesson_id))
             slot = (attempt.student_id, attempt.lesson_id, None)
-            if head is not None and head.version == attempt.version and slot in self._due_index:
-                self._due_index[slot] = due.isoformat()
+            entry = self._view_index.get(slot)
+            if head is not None and head.version == attempt.version and entry and entry[0] is AttemptView.DUE:
+                self._view_index[slot] = (AttemptView.DUE, due.isoformat())
             self._leave("touch_due")
 
     # --- what tests look at ------------------------------------------------------------------------

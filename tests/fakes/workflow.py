@@ -8,6 +8,7 @@ from typing import Any
 
 from exttests.adapters.step_functions import execution_name
 from exttests.domain.attempt import Attempt
+from exttests.ports import ExecutionInfo
 from exttests.providers.base import WorkflowWait
 
 
@@ -20,6 +21,7 @@ class FakeWorkflow:
         self.callbacks: list[tuple[str, dict[str, Any]]] = []
         self.fail_starts = False  # Step Functions refuses (the sweeper must restart later)
         self.refuse_callbacks = False  # the task token timed out or the service is unreachable
+        self.stopped: list[tuple[str, str]] = []
 
     def start(self, attempt: Attempt, wait: WorkflowWait) -> str:
         name = execution_name(attempt)
@@ -34,6 +36,22 @@ class FakeWorkflow:
     def is_running(self, attempt: Attempt) -> bool:
         with self._lock:
             return execution_name(attempt) in self.running
+
+    def describe(self, attempt: Attempt) -> ExecutionInfo | None:
+        name = execution_name(attempt)
+        with self._lock:
+            if name not in self.started:
+                return None
+            return ExecutionInfo(name=name, status="RUNNING" if name in self.running else "SUCCEEDED")
+
+    def stop(self, attempt: Attempt, cause: str) -> bool:
+        name = execution_name(attempt)
+        with self._lock:
+            if name not in self.running:
+                return False
+            self.running.discard(name)
+            self.stopped.append((name, cause))
+            return True
 
     def stop_all(self) -> None:
         with self._lock:

@@ -227,6 +227,8 @@ class Settings:
     # The sweeper restarts a workflow this long after it should have shown a sign of life.
     sweeper_grace_seconds: int = 900
     sweeper_batch_size: int = 100
+    # Partitions of the sweeper's index (raise for > ~1,000 attempt writes a second; never lower).
+    due_index_shards: int = 8
     # How long after finalization a transient platform failure may still be retried.
     enrollment_deadline_seconds: int = 86400
     # --- AWS resources -----------------------------------------------------------------------
@@ -269,6 +271,7 @@ class Settings:
             assign_lease_seconds=env.number("ASSIGN_LEASE_SECONDS", 20.0, low=0.1),
             sweeper_grace_seconds=env.integer("SWEEPER_GRACE_SECONDS", 900, low=0),
             sweeper_batch_size=env.integer("SWEEPER_BATCH_SIZE", 100, low=1, high=1000),
+            due_index_shards=env.integer("DUE_INDEX_SHARDS", 8, low=1, high=64),
             table_name=env.required("TABLE_NAME"),
             state_machine_arn=env.text("STATE_MACHINE_ARN"),
             kms_key_id=env.text("CREDENTIALS_KMS_KEY_ID", "alias/external-tests-credentials"),

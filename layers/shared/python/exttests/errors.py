@@ -126,3 +126,7 @@ class CircuitOpen(ProviderUnavailable):
     def __init__(self, provider: str, retry_after: int) -> None:
         super().__init__(provider, f"circuit open, retry after {retry_after}s")
         self.retry_after = retry_after
+
+
+# What may pass if the caller waits: an outage, a busy attempt, a spent time budget.
+TRANSIENT_ERRORS: tuple[type[ServiceError], ...] = (ProviderUnavailable, Busy, DeadlineExceeded)

@@ -66,6 +66,22 @@ class DueAttempt:
     due_at: datetime
 
 
+class AttemptView(StrEnum):
+    """What an operator lists (the sparse index keeps each view)."""
+
+    DUE = "due"  # the workflow still owes work; overdue ones are stuck
+    ENROLLMENT_FAILED = "enrollment-failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class AttemptKey:
+    student: str
+    lesson: str
+    attempt: int | None  # None: the current attempt (HEAD)
+    at: str  # due time (DUE) or the time of the change (the others)
+
+
 class VersionConflict(Exception):
     """Another writer changed the attempt since it was read (optimistic locking)."""
 
@@ -155,9 +171,35 @@ class Store(Protocol):
         """Attempts whose workflow should have shown a sign of life by `now`, oldest first."""
         ...
 
+    def attempts_of(self, student_id: str, lesson_id: str) -> list[Attempt]:
+        """Every attempt of (student, lesson): the archived ones, then the current one."""
+        ...
+
+    def get_enrollment(self, student_id: str, course_id: str) -> dict[str, Any] | None: ...
+
+    def list_attempts(
+        self,
+        view: AttemptView,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AttemptKey]:
+        """Attempts in one operator view, oldest first (an index query, never a scan)."""
+        ...
+
     def touch_due(self, attempt: Attempt, due: datetime) -> None:
         """Move the attempt's sweeper due time (only if the attempt is still at that version)."""
         ...
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    name: str
+    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    started: str | None = None
+    stopped: str | None = None
+    arn: str | None = None
 
 
 class Cipher(Protocol):
@@ -172,6 +214,14 @@ class Workflow(Protocol):
         ...
 
     def is_running(self, attempt: Attempt) -> bool: ...
+
+    def describe(self, attempt: Attempt) -> ExecutionInfo | None:
+        """The execution of this attempt's current generation (None: never started)."""
+        ...
+
+    def stop(self, attempt: Attempt, cause: str) -> bool:
+        """Stop the execution of this attempt's current generation if it runs (False: it did not)."""
+        ...
 
     def complete_callback(self, task_token: str, output: dict[str, Any]) -> bool:
         """Wake a workflow parked on a callback; False when it could not be woken (it polls later)."""

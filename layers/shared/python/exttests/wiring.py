@@ -163,7 +163,7 @@ class LazyPlatform:
 def build_deps(config: Settings) -> Deps:
     log_redaction.install()
     live = config.roster_source is RosterSource.TIMEBACK
-    store = DynamoStore(config.table_name, roster_cache=live)
+    store = DynamoStore(config.table_name, roster_cache=live, due_shards=config.due_index_shards)
     roster: Roster
     enroller: Enroller | None = None
     if live:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from ..config import Settings
 from ..domain.attempt import Attempt
 from ..observability import logger
+from ..ports import ExecutionInfo
 from ..providers.base import WorkflowWait
 
 
@@ -65,14 +66,35 @@ class StepFunctionsWorkflow:
         prefix = self.arn.replace(":stateMachine:", ":execution:")
         return f"{prefix}:{execution_name(attempt)}"
 
-    def is_running(self, attempt: Attempt) -> bool:
+    def describe(self, attempt: Attempt) -> ExecutionInfo | None:
         try:
             answer = self.client.describe_execution(executionArn=self._execution_arn(attempt))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+        return ExecutionInfo(
+            name=str(answer.get("name") or execution_name(attempt)),
+            status=str(answer.get("status")),
+            started=_iso(answer.get("startDate")),
+            stopped=_iso(answer.get("stopDate")),
+            arn=answer.get("executionArn"),
+        )
+
+    def is_running(self, attempt: Attempt) -> bool:
+        found = self.describe(attempt)
+        return found is not None and found.status == "RUNNING"
+
+    def stop(self, attempt: Attempt, cause: str) -> bool:
+        if not self.is_running(attempt):
+            return False
+        try:
+            self.client.stop_execution(executionArn=self._execution_arn(attempt), cause=cause[:200])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
                 return False
             raise
-        return bool(answer.get("status") == "RUNNING")
+        return True
 
     def complete_callback(self, task_token: str, output: dict[str, Any]) -> bool:
         try:
@@ -86,3 +108,7 @@ class StepFunctionsWorkflow:
             )
             return False
         return True
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)

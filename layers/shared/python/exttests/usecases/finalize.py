@@ -22,7 +22,7 @@ from typing import Any
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.models import Lesson, Student
 from ..domain.rules import enrollment_sourced_id, plan_enrollment, xp_for
-from ..errors import Busy, DeadlineExceeded, ProviderRejected, ProviderUnavailable
+from ..errors import TRANSIENT_ERRORS, Busy, ProviderRejected
 from ..observability import logger
 from ..ports import ClaimStatus, CourseMissing, Enroller
 from .attempts import Change, persist, retry_on_conflict
@@ -150,7 +150,7 @@ def _try_platform_enrollment(deps: Deps, attempt: Attempt, student: Student | No
         return attempt
     try:
         return _enroll_on_platform(deps, deps.enroller, attempt, student)
-    except (ProviderUnavailable, Busy, DeadlineExceeded) as error:
+    except TRANSIENT_ERRORS as error:
         logger.warning("enrollment left pending for the workflow", extra={"error": type(error).__name__})
         return attempt
 

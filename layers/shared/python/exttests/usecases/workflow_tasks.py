@@ -8,7 +8,7 @@ from typing import Any
 
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.rules import next_wait
-from ..errors import Busy, DeadlineExceeded, NotFound, ProviderUnavailable
+from ..errors import TRANSIENT_ERRORS, NotFound
 from ..observability import append_log_keys, logger
 from ..ports import DueAttempt, VersionConflict
 from .assign import AssignCommand, assign
@@ -40,9 +40,9 @@ def expire(deps: Deps, attempt: Attempt) -> Attempt:
     return update_attempt(deps, attempt, change)
 
 
-# What may pass if the workflow waits: an outage or a busy attempt is answered with the next wait
-# of the backoff, not a failed execution (the attempt's own deadline still ends the loop).
-TRANSIENT = (ProviderUnavailable, Busy, DeadlineExceeded)
+# An outage or a busy attempt is answered with the next wait of the backoff, not a failed
+# execution (the attempt's own deadline still ends the loop).
+TRANSIENT = TRANSIENT_ERRORS
 
 
 def poll(deps: Deps, student: str, lesson: str, number: int, step: int, waits: list[int]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def enroll(deps: Deps, student: str, lesson: str, number: int, step: int = 0) ->
             try:
                 attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
             except TRANSIENT as error:
-                logger.warning("enrollment not made yet; retrying later", extra={"error": type(error).__name__})
+                logger.warning("enrollment not made yet", extra={"error": type(error).__name__})
                 answer["retrying"] = type(error).__name__
     answer["enrollment"] = attempt.enrollment.value if attempt.enrollment else None
     return answer

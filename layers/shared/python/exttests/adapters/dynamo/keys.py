@@ -7,6 +7,8 @@ which sidesteps DynamoDB's Decimal numbers and keeps reads to one attribute.
 
 from __future__ import annotations
 
+import hashlib
+
 PK = "PK"
 SK = "SK"
 DOC = "doc"
@@ -81,6 +83,24 @@ def result_alias(sourced_id: str) -> dict[str, dict[str, str]]:
 
 
 OUTBOX_PREFIX = "OUTBOX#"
+
+
+# The sparse index GSI1 holds three views of the attempts, each its own partition(s):
+DUE = "PENDING"  # attempts the workflow still owes work, sorted by when the sweeper should look
+ENROLLMENT_FAILED = "ENROLLMENT_FAILED"  # final attempts whose enrollment failed, by time
+EXPIRED = "EXPIRED"  # attempts whose deadline passed before they were final, by time
+
+
+def due_partition(student_id: str, lesson_id: str, shards: int) -> str:
+    """The due view is spread over `shards` partitions (one partition takes about 1,000 writes a
+    second; every state change of an unfinished attempt writes it). Shard 0 keeps the unsharded
+    name, so a table written before sharding is still read. Shards may be added, never removed."""
+    shard = int(hashlib.sha256(results_pk(student_id, lesson_id).encode()).hexdigest()[:8], 16) % shards
+    return DUE if shard == 0 else f"{DUE}#{shard}"
+
+
+def due_partitions(shards: int) -> list[str]:
+    return [DUE, *(f"{DUE}#{n}" for n in range(1, shards))]
 
 
 def outbox(event_id: str) -> dict[str, dict[str, str]]:

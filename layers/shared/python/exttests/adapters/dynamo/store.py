@@ -15,12 +15,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from ...domain.attempt import Attempt
+from ...domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ...domain.events import DomainEvent
 from ...domain.models import Lesson, ProviderAccount, Student, ToolProvider
 from ...domain.roster import lesson_from_documents, student_from_user
 from ...errors import Busy
 from ...ports import (
+    AttemptKey,
+    AttemptView,
     CachedDocument,
     ClaimStatus,
     Context,
@@ -32,11 +34,11 @@ from ...ports import (
 from . import keys
 from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK, TTL
 
-PENDING = "PENDING"
 STUDENT, LESSON = "student", "lesson"
 FRESH_UNTIL = "freshUntil"
 CACHE_RETENTION = timedelta(days=1)
 CLAIM, CLAIM_UNTIL = "claim", "claimUntil"
+_VIEW_PARTITION = {AttemptView.ENROLLMENT_FAILED: keys.ENROLLMENT_FAILED, AttemptView.EXPIRED: keys.EXPIRED}
 # Outbox items only need to outlive the stream's 24 h retention (and a publisher outage).
 OUTBOX_RETENTION = timedelta(days=7)
 
@@ -101,11 +103,13 @@ class DynamoStore:
         client: Any | None = None,
         *,
         roster_cache: bool = False,
+        due_shards: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.table = table_name
         self._client = client
         self.roster_cache = roster_cache
+        self.due_shards = due_shards
         self._clock = clock
 
     @property
@@ -192,6 +196,26 @@ class DynamoStore:
     def get_head(self, student_id: str, lesson_id: str) -> Attempt | None:
         return attempt_of(self._get(keys.attempt_head(student_id, lesson_id)))
 
+    def attempts_of(self, student_id: str, lesson_id: str) -> list[Attempt]:
+        found: list[Attempt] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PK},
+            "ExpressionAttributeValues": {":pk": {"S": keys.results_pk(student_id, lesson_id)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = self.client.query(**request)
+            found += [a for a in (attempt_of(item) for item in answer.get("Items", [])) if a is not None]
+            if "LastEvaluatedKey" not in answer:
+                return sorted(found, key=lambda a: a.attempt)
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def get_enrollment(self, student_id: str, course_id: str) -> dict[str, Any] | None:
+        record = _doc(self._get(keys.enrollment(student_id, course_id)))
+        return record if isinstance(record, dict) else None
+
     def get_attempt(self, student_id: str, lesson_id: str, attempt: int) -> Attempt | None:
         items = self._batch_get(
             [keys.attempt_head(student_id, lesson_id), keys.attempt_archive(student_id, lesson_id, attempt)]
@@ -224,21 +248,71 @@ class DynamoStore:
         attempt = attempt or self.get_attempt(alias["student"], alias["lesson"], number)
         return (ctx, attempt) if attempt is not None else None
 
-    def due_attempts(self, now: datetime, limit: int) -> list[DueAttempt]:
-        """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
+    def _query_view(
+        self, partition: str, since: str | None, until: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        names = {"#pk": GSI1PK}
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        condition = "#pk = :pk"
+        if since is not None or until is not None:
+            names["#sk"] = GSI1SK
+        if since is not None and until is not None:
+            condition += " AND #sk BETWEEN :since AND :until"
+            values |= {":since": {"S": since}, ":until": {"S": until}}
+        elif until is not None:
+            condition += " AND #sk <= :until"
+            values[":until"] = {"S": until}
+        elif since is not None:
+            condition += " AND #sk >= :since"
+            values[":since"] = {"S": since}
         answer = self.client.query(
             TableName=self.table,
             IndexName=GSI1,
-            KeyConditionExpression="#pk = :pending AND #sk <= :now",
-            ExpressionAttributeNames={"#pk": GSI1PK, "#sk": GSI1SK},
-            ExpressionAttributeValues={":pending": {"S": PENDING}, ":now": {"S": now.isoformat()}},
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             Limit=limit,
         )
+        items: list[dict[str, Any]] = answer.get("Items", [])
+        return items
+
+    def _view_items(
+        self, view: AttemptView, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        if view is AttemptView.DUE:
+            partitions = keys.due_partitions(self.due_shards)
+        else:
+            partitions = [_VIEW_PARTITION[view]]
+        found: list[dict[str, Any]] = []
+        for partition in partitions:  # each shard sorted; merged below
+            found += self._query_view(
+                partition, since.isoformat() if since else None, until.isoformat() if until else None, limit
+            )
+        return sorted(found, key=lambda item: item[GSI1SK]["S"])[:limit]
+
+    def due_attempts(self, now: datetime, limit: int) -> list[DueAttempt]:
+        """Attempts whose workflow should have shown a sign of life by now (sparse GSI, no Scan)."""
         found = []
-        for item in answer.get("Items", []):
+        for item in self._view_items(AttemptView.DUE, None, now, limit):
             student, lesson = parse_results_pk(item[PK]["S"])
             found.append(DueAttempt(student, lesson, datetime.fromisoformat(item[GSI1SK]["S"])))
         return found
+
+    def list_attempts(
+        self,
+        view: AttemptView,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AttemptKey]:
+        keys_found = []
+        for item in self._view_items(view, since, until, limit):
+            student, lesson = parse_results_pk(item[PK]["S"])
+            sort_key = item[SK]["S"]
+            number = None if sort_key == "HEAD" else int(sort_key.removeprefix("ATTEMPT#"))
+            keys_found.append(AttemptKey(student, lesson, number, item[GSI1SK]["S"]))
+        return keys_found
 
     # --- writes --------------------------------------------------------------------------
 
@@ -248,10 +322,20 @@ class DynamoStore:
             DOC: {"S": attempt.to_json()},
             "version": {"N": str(attempt.version)},
         }
-        if attempt.needs_workflow and attempt.due_at:
-            item[GSI1PK] = {"S": PENDING}
-            item[GSI1SK] = {"S": attempt.due_at}
+        entry = self._index_entry(attempt)
+        if entry is not None:
+            item[GSI1PK], item[GSI1SK] = {"S": entry[0]}, {"S": entry[1]}
         return item
+
+    def _index_entry(self, attempt: Attempt) -> tuple[str, str] | None:
+        """Where the attempt stands on the sparse index: the view it belongs to, if any."""
+        if attempt.needs_workflow and attempt.due_at:
+            return keys.due_partition(attempt.student_id, attempt.lesson_id, self.due_shards), attempt.due_at
+        if attempt.enrollment is EnrollmentStatus.FAILED:
+            return keys.ENROLLMENT_FAILED, attempt.updated_at or ""
+        if attempt.status is AttemptStatus.EXPIRED:
+            return keys.EXPIRED, attempt.updated_at or ""
+        return None
 
     def _head_put(self, attempt: Attempt, expected_version: int | None) -> dict[str, Any]:
         put: dict[str, Any] = {
@@ -517,9 +601,14 @@ class DynamoStore:
                 TableName=self.table,
                 Key=keys.attempt_head(attempt.student_id, attempt.lesson_id),
                 UpdateExpression="SET #sk = :due",
-                ConditionExpression="attribute_exists(#pk) AND version = :v",
+                # Only an attempt on the due view (not a failed enrollment or an expiry).
+                ConditionExpression="begins_with(#pk, :view) AND version = :v",
                 ExpressionAttributeNames={"#sk": GSI1SK, "#pk": GSI1PK},
-                ExpressionAttributeValues={":due": {"S": due.isoformat()}, ":v": {"N": str(attempt.version)}},
+                ExpressionAttributeValues={
+                    ":due": {"S": due.isoformat()},
+                    ":v": {"N": str(attempt.version)},
+                    ":view": {"S": keys.DUE},
+                },
             )
         except ClientError as error:
             if not _conditional_failure(error):
