@@ -624,7 +624,8 @@ def test_every_attempt_of_a_student_and_lesson_is_listed_oldest_first(backend: B
     done = backend.store.save(final(first))
     second = attempt_of_student(student, number=2, version=done.version + 1)
     assert backend.store.begin_attempt(second, done, None)
-    assert [(a.attempt, a.finalized) for a in backend.store.attempts_of(student, EDU)] == [(1, True), (2, False)]
+    history = backend.store.attempts_of(student, EDU)
+    assert [(a.attempt, a.finalized) for a in history] == [(1, True), (2, False)]
     assert backend.store.attempts_of(unique("s-nobody"), EDU) == []
 
 

@@ -169,7 +169,9 @@ def stack() -> Iterator[Stack]:
             assigned = running.request("POST", ASSIGN, json={"student": STUDENT, "lesson": lesson})
             assert assigned.status_code == 200, assigned.text
         deadline = time.monotonic() + 15
-        while not (running.head(STUDENT, RECORD_LESSON) or {}).get("task_token") and time.monotonic() < deadline:
+        while (
+            not (running.head(STUDENT, RECORD_LESSON) or {}).get("task_token") and time.monotonic() < deadline
+        ):
             time.sleep(0.05)  # the workflow parks on its callback: its one write
         _settled(running)
         head = running.head(STUDENT, RECORD_LESSON)

@@ -268,9 +268,7 @@ def test_control_characters_in_the_path_cannot_split_or_forge_a_log_line(
     assert "\\x1b[2J\\u2028\\\\ -> 404" in line  # every byte still visible, a backslash doubled
 
 
-def test_local_invocations_route_lists_invocations_without_their_data(
-    client: Client, issuer: Issuer
-) -> None:
+def test_local_invocations_route_lists_invocations_without_their_data(client: Client, issuer: Issuer) -> None:
     client.get("/powerpath/getAssessmentProgress?mode=simple&student=secret-ish", headers=_auth(issuer))
     client.get("/powerpath/getAssessmentProgress?mode=boom", headers=_auth(issuer))
 

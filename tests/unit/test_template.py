@@ -191,7 +191,8 @@ def _table_actions(logical_id: str) -> set[str]:
     for policy in FUNCTIONS[logical_id]["Properties"].get("Policies", []):
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
             found = statement["Action"]
-            actions |= {a for a in ([found] if isinstance(found, str) else found) if a.startswith("dynamodb:")}
+            named = [found] if isinstance(found, str) else found
+            actions |= {a for a in named if a.startswith("dynamodb:")}
     return actions
 
 

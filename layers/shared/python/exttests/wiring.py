@@ -14,6 +14,7 @@ from typing import Any, cast
 from . import log_redaction
 from .adapters.dynamo.store import DynamoStore
 from .adapters.emf_metrics import EmfMetrics
+from .adapters.http_telemetry import MetricsObserver
 from .adapters.kms_cipher import KmsCipher
 from .adapters.live_roster import EduBridgeEnroller, LiveRoster, PlatformClient
 from .adapters.step_functions import StepFunctionsWorkflow
@@ -23,6 +24,7 @@ from .domain.models import ToolProvider
 from .errors import ConfigError, ProviderUnavailable
 from .ports import Enroller, Roster
 from .providers.base import ProviderTraits, TestProvider
+from .providers.observer import set_observer
 from .usecases.deps import Deps
 
 _lock = threading.Lock()
@@ -162,6 +164,8 @@ class LazyPlatform:
 
 def build_deps(config: Settings) -> Deps:
     log_redaction.install()
+    metrics = EmfMetrics()
+    set_observer(MetricsObserver(metrics))
     live = config.roster_source is RosterSource.TIMEBACK
     store = DynamoStore(config.table_name, roster_cache=live, due_shards=config.due_index_shards)
     roster: Roster
@@ -177,7 +181,7 @@ def build_deps(config: Settings) -> Deps:
         providers=ProviderRegistry(config),
         cipher=KmsCipher(config.kms_key_id),
         workflow=StepFunctionsWorkflow(config.state_machine_arn, config),
-        metrics=EmfMetrics(),
+        metrics=metrics,
         roster=roster,
         enroller=enroller,
         settings=config,

@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3exc
 from urllib3.util import parse_url
 
+from exttests import tracing
 from exttests.config import HttpSettings
 from exttests.errors import ConfigError, ProviderDeadlineExceeded, ProviderRejected, ProviderUnavailable
 from exttests.observability import logger
@@ -261,6 +262,42 @@ class HttpClient:
         never made, 429, 503); a read timeout or a gateway 502/504 raises OutcomeUnknown so the
         caller can look the result up instead.
         """
+        # Traced as one subsegment per logical call (retries included): the template, never ids.
+        with tracing.subsegment(
+            f"{self.provider} {method} {path}", provider=self.provider, method=method
+        ) as span:
+            response = self._request(
+                method,
+                path,
+                ids=ids,
+                json=json,
+                data=data,
+                params=params,
+                headers=headers,
+                auth=auth,
+                idempotent=idempotent,
+                passthrough=passthrough,
+                sensitive=sensitive,
+            )
+            if span is not None:
+                span.put_annotation("status", response.status_code)
+            return response
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ids: Sequence[str],
+        json: Any,
+        data: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        idempotent: bool,
+        passthrough: Collection[int],
+        sensitive: Iterable[str],
+    ) -> requests.Response:
         if not time_for_an_attempt():
             raise self._failed(ProviderDeadlineExceeded(self.provider), count=False)
         try:
