@@ -49,6 +49,7 @@ TABLE = "AWS::DynamoDB::Table"
 KMS_KEY = "AWS::KMS::Key"
 KMS_ALIAS = "AWS::KMS::Alias"
 STATE_MACHINE = "AWS::Serverless::StateMachine"
+EVENT_BUS = "AWS::Events::EventBus"
 
 
 class Unresolvable(ValueError):
@@ -198,6 +199,8 @@ class Resources:
     role_arn: str = ""
     region: str = "us-east-1"
     functions: dict[str, FunctionSpec] = field(default_factory=dict)  # moto function name → spec
+    event_bus_name: str = "default"
+    table_stream_arn: str = ""
 
     def dispatch_registry(self) -> dict[str, Path]:
         """What `local.lambda_dispatch.install` needs: moto function name → handler directory."""
@@ -342,6 +345,15 @@ def create_resources(
     resolver.refs[table_id] = name
     resolver.attributes[(table_id, "Arn")] = f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT_ID}:table/{name}"
 
+    event_bus_name = "default"
+    events = boto3.client("events", region_name=region)
+    for bus_id, bus in resources_of_type(template, EVENT_BUS):
+        bus_name = str(resolver.resolve((bus.get("Properties") or {}).get("Name") or bus_id))
+        if bus_name not in {b["Name"] for b in events.list_event_buses().get("EventBuses", [])}:
+            events.create_event_bus(Name=bus_name)
+        resolver.refs[bus_id] = bus_name
+        event_bus_name = bus_name
+
     kms_key_id = ""
     aliases = _key_aliases(template, resolver)
     for key_id, key in resources_of_type(template, KMS_KEY):
@@ -392,7 +404,15 @@ def create_resources(
         state_machine_arn = _create_state_machine(machine_id, props, resolver, root, role_arn, region)
         resolver.refs[machine_id] = state_machine_arn
 
+    stream_arn = str(
+        boto3.client("dynamodb", region_name=region)
+        .describe_table(TableName=name)["Table"]
+        .get("LatestStreamArn")
+        or ""
+    )
     return Resources(
+        event_bus_name=event_bus_name,
+        table_stream_arn=stream_arn,
         table_name=name,
         state_machine_arn=state_machine_arn,
         kms_key_id=kms_key_id,

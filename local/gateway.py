@@ -43,7 +43,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ log = logging.getLogger("local.gateway")
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_ACCOUNT_ID = "123456789012"
 INVOCATIONS_PATH = "/_local/invocations"
+
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     response = Response(json.dumps(payload), status=status, content_type="application/json")
@@ -351,6 +352,8 @@ class Gateway:
         self.account_id = account_id
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        # Local-only GET routes without auth (the stack adds its own: events, the OpenAPI document).
+        self.local_routes: dict[str, Callable[[Request], Any]] = {}
 
     # --- server lifecycle ---
 
@@ -406,6 +409,8 @@ class Gateway:
             return self._token(request)
         if request.path == "/.well-known/jwks.json" and request.method == "GET" and self.issuer is not None:
             return _json_response(200, self.issuer.jwks())
+        if request.method == "GET" and request.path in self.local_routes:
+            return _json_response(200, self.local_routes[request.path](request))
         if request.path == INVOCATIONS_PATH and request.method == "GET":
             entries = self.invoker.log.entries(request.args.get("function"))
             return _json_response(200, {"invocations": [entry.to_json() for entry in entries]})

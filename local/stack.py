@@ -79,6 +79,7 @@ _LAYER_PATH = str(REPO_ROOT / "layers" / "shared" / "python")
 if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
+from exttests.errors import ConfigError  # noqa: E402
 from local import lambda_dispatch, logs  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
@@ -88,6 +89,7 @@ from local.aws_resources import (  # noqa: E402
     create_resources,
     load_template,
 )
+from local.events import EventDelivery, StreamPublisher  # noqa: E402
 from local.gateway import Gateway, routes_from_template  # noqa: E402
 from local.schedules import Scheduler, schedules_from_template  # noqa: E402
 from local.state import StateStore  # noqa: E402
@@ -100,6 +102,13 @@ REGION = "us-east-1"
 DEFAULT_CLIENT_ID = "local-client"
 DEFAULT_CLIENT_SECRET = "local-secret"  # dev-only; documented above and in the README
 WRITEBACK_CLIENT_ID = "mastery-track-writeback"
+TIMEBACK_VARIABLES = (
+    "TIMEBACK_API_URL",
+    "TIMEBACK_TOKEN_URL",
+    "TIMEBACK_CLIENT_ID",
+    "TIMEBACK_CLIENT_SECRET",
+)
+TIMEBACK_SIM_CLIENT_ID = "exttests-local-service"
 AUDIENCE = "exttests-local-api"
 _instance_lock = threading.Lock()
 _running: LocalStack | None = None
@@ -146,6 +155,15 @@ class Settings:
     sweeper_interval_seconds: float | None = None  # None: the template's rate
     state_dir: str | None = None
     state_save_seconds: float = 10.0
+    # The learning platform: "table" (the roster file in the table) or "timeback" (the TimeBack
+    # simulator seeded from the roster file, or the server TIMEBACK_API_URL names).
+    roster_source: str = "table"
+    timeback_env: dict[str, str] = field(default_factory=dict)
+    timeback_sim_port: int = 0
+    # Events: every one published is POSTed (EventBridge envelope) here, when set.
+    events_webhook_url: str | None = None
+    events_webhook_secret: str | None = None
+    event_source: str = "exttests"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +200,12 @@ class Settings:
             sweeper_interval_seconds=_seconds(env.get("SWEEPER_INTERVAL_SECONDS")),
             state_dir=env.get("LOCAL_STATE_DIR") or None,
             state_save_seconds=_default(_seconds(env.get("LOCAL_STATE_SAVE_SECONDS")), 10.0),
+            roster_source=(env.get("ROSTER_SOURCE") or "table").strip().lower(),
+            timeback_env={k: env[k] for k in TIMEBACK_VARIABLES if env.get(k)},
+            timeback_sim_port=_port(env.get("TIMEBACK_SIM_PORT"), 0),
+            events_webhook_url=env.get("EVENTS_WEBHOOK_URL") or None,
+            events_webhook_secret=env.get("EVENTS_WEBHOOK_SECRET") or None,
+            event_source=env.get("EVENT_SOURCE") or "exttests",
         )
 
 
@@ -196,6 +220,10 @@ class LocalStack:
         self.client_secret = self.settings.client_secret
         self.edulastic: Any = None
         self.mastery_track: Any = None
+        self.timeback: Any = None  # the platform simulator, when started
+        self.roster_counts: dict[str, int] = {}
+        self.outbox: StreamPublisher | None = None
+        self.delivery: EventDelivery | None = None
         self.resources: Resources | None = None
         self.moto_endpoint = ""
         self.issuer: Issuer | None = None
@@ -279,11 +307,11 @@ class LocalStack:
             # Only a restored (or new) store may save: a failed restore must not overwrite the file.
             self.state = store
         self.resources = create_resources(s.template_path, region=REGION)
-        if s.roster_file:
+        if s.roster_file and s.roster_source != "timeback":
             from exttests.roster_loader import load_roster_file
 
-            counts = load_roster_file(s.roster_file, self.resources.table_name)
-            log.info("roster loaded from %s: %s", s.roster_file, counts)
+            self.roster_counts = load_roster_file(s.roster_file, self.resources.table_name)
+            log.info("roster loaded from %s: %s", s.roster_file, self.roster_counts)
 
         template = load_template(s.template_path)
         scopes = _all_scopes(template)
@@ -306,8 +334,12 @@ class LocalStack:
         self.gateway.issuer = self.issuer
 
         handler_env = self._start_providers(writeback_secret)
+        handler_env.update(self._start_platform())
         handler_env.update(
             {
+                "ROSTER_SOURCE": s.roster_source,
+                "EVENT_SOURCE": s.event_source,
+                "EVENT_BUS_NAME": self.resources.event_bus_name,
                 "TABLE_NAME": self.resources.table_name,
                 "STATE_MACHINE_ARN": self.resources.state_machine_arn,
                 "CREDENTIALS_KMS_KEY_ID": self.resources.kms_key_id,
@@ -321,6 +353,10 @@ class LocalStack:
             }
         )
         self._setenv(handler_env)
+        # What every function will read, checked now: a bad setting stops `make run` at once.
+        from exttests.config import Settings as ServiceSettings
+
+        ServiceSettings.from_env(dict(os.environ))
         _reset_handler_caches()
         # Workers are spawned at their function's first invocation: starting costs nothing.
         self.pools = WorkerPools(dict(os.environ), s.workers_per_function)
@@ -339,9 +375,63 @@ class LocalStack:
             REGION,
         )
         self.scheduler.start()
+        self._start_events()
+        self.gateway.local_routes["/openapi.json"] = lambda _: self._openapi()
         if self.state is not None:
             self.state.start()
         self.gateway.serve()
+
+    def _start_platform(self) -> dict[str, str]:
+        """The TimeBack platform the live roster reads: another server, or the simulator."""
+        s = self.settings
+        if s.roster_source != "timeback":
+            return {}
+        if s.timeback_env.get("TIMEBACK_API_URL"):
+            return dict(s.timeback_env)
+        from local.simulators.timeback import create_timeback_simulator
+
+        secret = secrets.token_urlsafe(24)
+        self.timeback = create_timeback_simulator(
+            HOST,
+            s.timeback_sim_port,
+            client_id=TIMEBACK_SIM_CLIENT_ID,
+            client_secret=secret,
+            roster_file=s.roster_file,
+        )
+        self.timeback.start()
+        return {
+            "TIMEBACK_API_URL": self.timeback.url,
+            "TIMEBACK_TOKEN_URL": self.timeback.token_url,
+            "TIMEBACK_CLIENT_ID": TIMEBACK_SIM_CLIENT_ID,
+            "TIMEBACK_CLIENT_SECRET": secret,
+        }
+
+    def _start_events(self) -> None:
+        """The outbox publisher on the table's stream, and the delivery of what it publishes."""
+        s, resources, pools = self.settings, self.resources, self.pools
+        assert resources is not None and pools is not None and self.gateway is not None
+        self.delivery = EventDelivery(
+            resources.event_bus_name,
+            s.event_source,
+            REGION,
+            webhook_url=s.events_webhook_url,
+            webhook_secret=s.events_webhook_secret,
+            echo=lambda line: print(line, flush=True),
+        )
+        self.delivery.start()
+        publisher = resources.functions.get(resources.function_names.get("EventPublisherFunction", ""))
+        if publisher is not None and resources.table_stream_arn:
+            self.outbox = StreamPublisher(resources.table_stream_arn, publisher, pools, REGION)
+            self.outbox.start()
+        delivery = self.delivery
+        self.gateway.local_routes["/_local/events"] = lambda _: {"events": delivery.events_so_far()}
+
+    def _openapi(self) -> dict[str, Any]:
+        from local.openapi import build_document
+
+        document = build_document(self.settings.template_path)
+        document["servers"] = [{"url": self.api_url, "description": "this local stack"}]
+        return document
 
     def _start_providers(self, writeback_secret: str) -> dict[str, str]:
         s = self.settings
@@ -413,10 +503,12 @@ class LocalStack:
         self._stop_component("scheduler")
         self._stop_component("gateway")
         self._stop_executions()
+        self._stop_component("outbox")
+        self._stop_component("delivery")
         if self.pools is not None:
             self.pools.close()
         self._stop_component("state")
-        for name in ("edulastic", "mastery_track"):
+        for name in ("edulastic", "mastery_track", "timeback"):
             self._stop_component(name)
         lambda_dispatch.uninstall()
         if self._moto is not None:
@@ -496,6 +588,39 @@ def _all_scopes(template: Mapping[str, Any]) -> dict[str, list[str]]:
     return found
 
 
+def banner(stack: LocalStack) -> str:
+    """What `make run` prints: where everything is, and what was loaded."""
+    s, resources = stack.settings, stack.resources
+    assert resources is not None
+    lines = [
+        f"API:            {stack.api_url}",
+        f"Token URL:      {stack.token_url}",
+        f"Client id:      {stack.client_id}",
+        # Printed on purpose (dev-only credentials for the operator), never logged.
+        f"Client secret:  {stack.client_secret}",
+        f"OpenAPI:        {stack.api_url}/openapi.json",
+        f"Events:         {stack.api_url}/_local/events"
+        + (f" (each POSTed to {s.events_webhook_url})" if s.events_webhook_url else ""),
+        f"moto:           {stack.moto_endpoint}",
+        f"Table:          {resources.table_name}",
+        f"State machine:  {resources.state_machine_arn}",
+    ]
+    # Control routes (finish a test, inject faults, state) live at each simulator's root.
+    if stack.edulastic is not None:
+        lines.append(f"Edulastic sim:  {stack.edulastic.app_url}  (API {stack.edulastic.url})")
+    if stack.mastery_track is not None:
+        lines.append(f"MasteryTrack sim: {stack.mastery_track.app_url}  (API {stack.mastery_track.url})")
+    if s.roster_source == "timeback":
+        if stack.timeback is not None:
+            lines.append(f"TimeBack sim:   {stack.timeback.app_url}  (roster from {s.roster_file})")
+        else:
+            lines.append(f"TimeBack:       {s.timeback_env.get('TIMEBACK_API_URL')}  (live roster)")
+    elif stack.roster_counts:
+        counts = ", ".join(f"{n} {kind}" for kind, n in stack.roster_counts.items())
+        lines.append(f"Roster:         {s.roster_file}: {counts}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     settings = Settings.from_env()
     # Request lines of moto and werkzeug are noise at INFO; the gateway logs its own.
@@ -509,21 +634,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    stack = LocalStack(settings).start()
     try:
-        lines = [
-            f"API:            {stack.api_url}",
-            f"Token URL:      {stack.token_url}",
-            f"Client id:      {stack.client_id}",
-            # Printed on purpose (dev-only credentials for the operator), never logged.
-            f"Client secret:  {stack.client_secret}",
-            f"moto:           {stack.moto_endpoint}",
-        ]
-        if stack.edulastic is not None:
-            lines.append(f"Edulastic sim:  {stack.edulastic.url}")
-        if stack.mastery_track is not None:
-            lines.append(f"MasteryTrack sim: {stack.mastery_track.url}")
-        print("\n".join(lines), flush=True)
+        stack = LocalStack(settings).start()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        print(banner(stack), flush=True)
         print("ready", flush=True)
         while not stop_event.wait(0.5):
             pass

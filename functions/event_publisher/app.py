@@ -13,7 +13,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from exttests import wiring
 from exttests.adapters.dynamo.keys import DOC, OUTBOX_PREFIX, PK
@@ -22,7 +25,9 @@ from exttests.domain.events import DomainEvent
 from exttests.invocation import task_handler
 from exttests.observability import logger
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch that fails as a whole is reported record by record too (not raised): Lambda retries
+# exactly the reported records, and the IteratorAge alarm tells when they keep failing.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 _publisher: EventBusPublisher | None = None
 
 
@@ -36,7 +41,7 @@ def publisher() -> EventBusPublisher:
 
 def publish_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
-    if record.event_name is None or record.event_name.value != "INSERT" or not image:
+    if record.event_name is not DynamoDBRecordEventName.INSERT or not image:
         return  # the TTL removal of a published event, or not ours (the mapping filters these too)
     if not str(image.get(PK, "")).startswith(OUTBOX_PREFIX):
         return

@@ -1,0 +1,246 @@
+"""The domain events locally, end to end as in AWS: outbox → stream → publisher → bus → webhook.
+
+- `StreamPublisher` stands in for Lambda's DynamoDB event source mapping: it reads the table's
+  stream (moto in server mode serves it), keeps the records the template's filter keeps
+  (inserted `OUTBOX#` items), and invokes the real publisher function with them through the
+  worker pools; records it reports as batch item failures are retried with backoff, in order.
+- `EventDelivery` stands in for the API destination: a rule on the service's bus sends every
+  event of EVENT_SOURCE to an SQS queue (moto delivers to SQS targets, not to HTTP ones); this
+  drains it, keeps the events for `GET /_local/events`, prints one line each to the console,
+  and POSTs each one — the EventBridge envelope — to EVENTS_WEBHOOK_URL, retrying (the message
+  is deleted only once the webhook answered 2xx).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import boto3
+import requests
+
+from local.lambda_dispatch import FunctionSpec, Invoker, Throttled
+
+log = logging.getLogger("local.events")
+
+OUTBOX_PREFIX = "OUTBOX#"
+POLL_SECONDS = 0.3
+MAX_BACKOFF_SECONDS = 30.0
+WEBHOOK_SECRET_HEADER = "x-exttests-webhook-secret"
+
+
+def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A stream record as Lambda hands it to a function (creation time in epoch seconds)."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+    elif isinstance(created, str):
+        dynamodb["ApproximateCreationDateTime"] = datetime.fromisoformat(created).timestamp()
+    return {
+        **{k: v for k, v in record.items() if k != "dynamodb"},
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _kept_by_filter(record: dict[str, Any]) -> bool:
+    # The template's FilterCriteria: inserted outbox items only.
+    keys = record.get("dynamodb", {}).get("Keys", {})
+    return record.get("eventName") == "INSERT" and str(keys.get("PK", {}).get("S", "")).startswith(
+        OUTBOX_PREFIX
+    )
+
+
+class StreamPublisher:
+    def __init__(self, stream_arn: str, function: FunctionSpec, invoker: Invoker, region: str) -> None:
+        self.stream_arn = stream_arn
+        self.function = function
+        self.invoker = invoker
+        self.streams = boto3.client("dynamodbstreams", region_name=region)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._iterators: dict[str, str | None] = {}
+        self.published = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-stream", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        backoff = 1.0
+        pending: list[dict[str, Any]] = []  # records whose publishing failed, oldest first
+        while not self._stop.wait(POLL_SECONDS if not pending else backoff):
+            try:
+                pending += [r for r in self._new_records() if _kept_by_filter(r)]
+                if pending:
+                    pending = self._publish(pending)
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2) if pending else 1.0
+            except Exception:  # the stack keeps running; the next round tries again
+                log.exception("reading the table's stream failed")
+
+    def _new_records(self) -> list[dict[str, Any]]:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        found: list[dict[str, Any]] = []
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            iterator = self._iterators[shard_id]
+            if iterator is None:
+                continue
+            answer = self.streams.get_records(ShardIterator=iterator)
+            found += answer.get("Records", [])
+            self._iterators[shard_id] = answer.get("NextShardIterator")
+        return found
+
+    def _publish(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Invoke the publisher with a batch; returns the records to retry."""
+        batch = records[:25]  # the template's BatchSize
+        event = {"Records": [_lambda_record(r, self.stream_arn) for r in batch]}
+        try:
+            outcome = self.invoker.invoke(self.function, event)
+        except Throttled:
+            return records
+        if outcome.failed:
+            log.warning("the event publisher failed (%s); its batch is retried", outcome.error_type)
+            return records
+        failures = {f.get("itemIdentifier") for f in (outcome.value() or {}).get("batchItemFailures", [])}
+        retry = [r for r in batch if r["dynamodb"].get("SequenceNumber") in failures]
+        self.published += len(batch) - len(retry)
+        return retry + records[len(batch) :]
+
+
+class EventDelivery:
+    def __init__(
+        self,
+        bus_name: str,
+        source: str,
+        region: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        echo: Callable[[str], None] = print,
+        keep: int = 1000,
+    ) -> None:
+        self.bus_name = bus_name
+        self.source = source
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.echo = echo
+        self.events = boto3.client("events", region_name=region)
+        self.sqs = boto3.client("sqs", region_name=region)
+        self.received: deque[dict[str, Any]] = deque(maxlen=keep)
+        self.delivery_attempts = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue_url = ""
+        self._session = requests.Session()
+
+    def start(self) -> None:
+        queue_url = self.sqs.create_queue(QueueName=f"{self.bus_name}-local-delivery")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        rule = f"{self.bus_name}-local-delivery"
+        self.events.put_rule(
+            Name=rule, EventBusName=self.bus_name, EventPattern=json.dumps({"source": [self.source]})
+        )
+        self.events.put_targets(
+            Rule=rule, EventBusName=self.bus_name, Targets=[{"Id": "local", "Arn": queue_arn}]
+        )
+        self._queue_url = queue_url
+        self._thread = threading.Thread(target=self._run, name="event-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._session.close()
+
+    def events_so_far(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.received)
+
+    def _run(self) -> None:
+        seen: set[str] = set()
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                answer = self.sqs.receive_message(
+                    QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=30
+                )
+            except Exception:
+                log.exception("reading the local delivery queue failed")
+                self._stop.wait(1)
+                continue
+            for message in answer.get("Messages", []):
+                envelope = json.loads(message["Body"])
+                if envelope["id"] not in seen:  # a redelivery after a failed POST is not shown twice
+                    seen.add(envelope["id"])
+                    with self._lock:
+                        self.received.append(envelope)
+                    self.echo(_console_line(envelope))
+                if self._deliver(envelope):
+                    self.sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    backoff = 1.0
+                else:
+                    # Visible again after the backoff: delivered at least once, in the end.
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self._queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=int(backoff),
+                    )
+                    backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+
+    def _deliver(self, envelope: dict[str, Any]) -> bool:
+        if not self.webhook_url:
+            return True
+        headers = {"content-type": "application/json"}
+        if self.webhook_secret:
+            headers[WEBHOOK_SECRET_HEADER] = self.webhook_secret
+        self.delivery_attempts += 1
+        try:
+            answer = self._session.post(
+                self.webhook_url,
+                data=json.dumps(envelope),
+                headers=headers,
+                timeout=10,
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            log.warning("webhook delivery of %s failed: %s; retrying", envelope["id"], type(error).__name__)
+            return False
+        if 200 <= answer.status_code < 300:
+            return True
+        log.warning("webhook answered %s to %s; retrying", answer.status_code, envelope["id"])
+        return False
+
+
+def _console_line(envelope: dict[str, Any]) -> str:
+    detail = envelope.get("detail") or {}
+    extra = ""
+    if envelope.get("detail-type") == "External Test Finalized":
+        extra = f" score={detail.get('score')} xp={detail.get('xp')}"
+    elif envelope.get("detail-type") == "Student Enrolled":
+        extra = f" course={detail.get('courseId')}"
+    elif envelope.get("detail-type") == "Enrollment Failed":
+        extra = f" reason={detail.get('reason')!r}"
+    return (
+        f"event  {envelope.get('detail-type')}: student={detail.get('student')} lesson={detail.get('lesson')}"
+        f" attempt={detail.get('attempt')}{extra}"
+    )
