@@ -101,8 +101,9 @@ class StackProcess:
         self.client_id = values["Client id"]
         self.client_secret = values["Client secret"]
         self.moto_url = values["moto"]
-        self.edulastic_url = values["Edulastic sim"]
-        self.mastery_track_url = values["MasteryTrack sim"]
+        # "<root>  (API <base>)": the simulators' control routes live at the root.
+        self.edulastic_url = values["Edulastic sim"].split("(API ")[-1].rstrip(")")
+        self.mastery_track_url = values["MasteryTrack sim"].split("(API ")[-1].rstrip(")")
 
     def text(self) -> str:
         return "".join(self.output)
@@ -323,7 +324,8 @@ def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProce
     it must stop within STOP_TIMEOUT with exit code 0."""
     # A developer's own settings for `make run` must not reach the tests' stacks.
     dropped = ("EDULASTIC_BASE_URL", "MASTERY_TRACK_BASE_URL", "LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET")
-    dropped += ("LOCAL_STATE_DIR", "LOCAL_WORKERS_PER_FUNCTION")
+    dropped += ("LOCAL_STATE_DIR", "LOCAL_WORKERS_PER_FUNCTION", "ROSTER_SOURCE", "EVENTS_WEBHOOK_URL")
+    dropped += ("TIMEBACK_API_URL", "TIMEBACK_TOKEN_URL", "TIMEBACK_CLIENT_ID", "TIMEBACK_CLIENT_SECRET")
     env = {
         **{name: value for name, value in os.environ.items() if name not in dropped},
         "PORT": str(free_port()),
