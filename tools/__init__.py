@@ -1,0 +1,1 @@
+"""Build helpers: the deployment runtime's interpreter, bytecode compilation, artifact checks."""
