@@ -47,6 +47,18 @@ def _version(executable: str) -> tuple[int, int] | None:
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
+def version_string(executable: str) -> str:
+    """The full version (e.g. 3.13.0) of a working interpreter."""
+    done = subprocess.run(  # noqa: S603 - an interpreter find() accepted
+        [executable, "-I", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def _pyenv_candidates(home: Path) -> list[str]:
     def release(path: Path) -> tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", path.parent.parent.name))
