@@ -67,7 +67,7 @@ run: $(DEV_STAMP) ## Start the local stack (moto + handlers + simulators) on 127
 demo: $(DEV_STAMP) ## Run the end-to-end demo against a local stack
 	$(PY) -m local.demo
 
-bench: $(DEV_STAMP) ## Run the benchmark
+bench: $(DEV_STAMP) $(SAM_STAMP) ## Run the full benchmark (writes bench/results.*; it builds for itself)
 	$(PY) -m bench.run
 
 lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint

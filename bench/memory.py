@@ -37,9 +37,12 @@ PRICES = {
     "usd_per_gb_second": USD_PER_GB_SECOND,
     "usd_per_million_requests": USD_PER_MILLION_REQUESTS,
 }
-# The choice: the smallest size whose expected p50 latency, for every HTTP use case, is within
-# this factor of the best of the sizes considered — below it, a request pays for memory with time.
-LATENCY_TOLERANCE = 1.25
+# The choice: the smallest size at which running on less than a full vCPU (the "stretch":
+# expected latency minus what it would be with a whole vCPU) costs every HTTP use case at most
+# WARM_STRETCH_MS at p50 and every HTTP function's cold import at most COLD_STRETCH_MS. The dollar
+# side hardly weighs: see the cost columns (cents per million requests between sizes).
+WARM_STRETCH_MS = 25.0
+COLD_STRETCH_MS = 500.0
 
 
 def cpu_factor(memory_mb: int) -> float:
@@ -66,19 +69,24 @@ def curve(use_cases: dict[str, Any], cold_import_ms: dict[str, float]) -> dict[s
             continue
         wall_ms, cpu_ms = record["latency"]["handler"]["p50_ms"], cpu["p50_ms"]
         cold_ms = cold_import_ms.get(record["function"])
+        replay_cpu_ms = record["latency"]["raw_moto_cpu"]["p50_ms"]
+        own_cpu_ms = max(0.0, cpu_ms - replay_cpu_ms)  # without the bare boto3 replay's CPU: a lower bound
         sizes = {}
         for memory in MEMORY_SIZES_MB:
             latency = expected_latency_ms(cpu_ms, wall_ms, memory)
             sizes[str(memory)] = {
                 "latency_ms": round(latency, 1),
+                "stretch_ms": round(latency - wall_ms, 1),
+                "stretch_ms_lower_bound": round(own_cpu_ms * (cpu_factor(memory) - 1), 1),
                 "usd_per_million": cost_per_million_usd(latency, memory),
                 "cold_import_ms": round(cold_ms * cpu_factor(memory), 1) if cold_ms else None,
+                "cold_stretch_ms": round(cold_ms * (cpu_factor(memory) - 1), 1) if cold_ms else None,
             }
         rows[key] = {
             "title": record["title"],
             "function": record["function"],
             "cpu_ms": cpu_ms,
-            "replay_cpu_ms": record["latency"]["raw_moto_cpu"]["p50_ms"],
+            "replay_cpu_ms": replay_cpu_ms,
             "wall_ms": wall_ms,
             "sizes": sizes,
         }
@@ -87,19 +95,23 @@ def curve(use_cases: dict[str, Any], cold_import_ms: dict[str, float]) -> dict[s
         "one_vcpu_mb": ONE_VCPU_MB,
         "prices": PRICES,
         "use_cases": rows,
-        "chosen_mb": choose(rows),
-        "rule": f"smallest size within {LATENCY_TOLERANCE}× of the best expected p50 latency, every use case",
+        "chosen_mb": choose(rows, "stretch_ms"),
+        "chosen_mb_with_cpu_lower_bound": choose(rows, "stretch_ms_lower_bound"),
+        "rule": (
+            f"smallest size where less than a full vCPU adds ≤ {WARM_STRETCH_MS:g} ms to every HTTP use "
+            f"case's p50 and ≤ {COLD_STRETCH_MS:g} ms to every HTTP function's cold import"
+        ),
     }
 
 
-def choose(rows: dict[str, Any]) -> int | None:
+def choose(rows: dict[str, Any], stretch: str) -> int | None:
     if not rows:
         return None
     for memory in MEMORY_SIZES_MB:
+        sizes = [row["sizes"][str(memory)] for row in rows.values()]
         if all(
-            row["sizes"][str(memory)]["latency_ms"]
-            <= LATENCY_TOLERANCE * min(size["latency_ms"] for size in row["sizes"].values())
-            for row in rows.values()
+            size[stretch] <= WARM_STRETCH_MS and (size["cold_stretch_ms"] or 0.0) <= COLD_STRETCH_MS
+            for size in sizes
         ):
             return memory
     return MEMORY_SIZES_MB[-1]

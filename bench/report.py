@@ -223,7 +223,9 @@ def _cold_import(cold: dict[str, Any] | None) -> list[str]:
             f"As deployed (Python {shipped['python']}, the `sam build` output for {shipped['architecture']}: "
             "function + layer + the runtime's boto3, read-only, PYTHONDONTWRITEBYTECODE=1; "
             f"{shipped['bytecode_written']} .pyc written during the runs): baseline "
-            f"{shipped['baseline_ms']} ms, HTTP floor {shipped['http_floor_ms']} ms; without the shipped bytecode: baseline "
+            f"{shipped['baseline_ms']} ms ({shipped['baseline_ratio_to_warm']}× the warm cache's: the "
+            f"interpreters differ), HTTP floor {shipped['http_floor_ms']} ms; without the shipped bytecode: "
+            "baseline "
             f"{bare['baseline_ms']} ms, HTTP floor {bare['http_floor_ms']} ms. Creating the first "
             f"{', '.join(shipped['first_clients'])} clients after import: {shipped['first_clients_ms']} ms.",
             "",
@@ -308,7 +310,10 @@ def _memory(mem: dict[str, Any] | None) -> list[str]:
         if by_size[sizes[0]]["cold_import_ms"] is not None:
             cells = " | ".join(f"{by_size[s]['cold_import_ms']}" for s in sizes)
             lines.append(f"| cold import of functions/{function} (ms) | | | {cells} |")
-    lines.append(f"\nChosen: **{mem['chosen_mb']} MB** ({mem['rule']}).")
+    lines.append(
+        f"\nChosen: **{mem['chosen_mb']} MB** ({mem['rule']}); with the CPU lower bound (the bare boto3 "
+        f"replay's CPU taken out): {mem['chosen_mb_with_cpu_lower_bound']} MB."
+    )
     return lines
 
 
