@@ -294,7 +294,7 @@ def _memory(mem: dict[str, Any] | None) -> list[str]:
         f"Model: {mem['model']}; 1 vCPU = {mem['one_vcpu_mb']} MB. Prices: {prices['architecture']}, "
         f"{prices['region']}, as of {prices['as_of']}: ${prices['usd_per_gb_second']} per GB-s, "
         f"${prices['usd_per_million_requests']} per million requests. CPU = the calling thread's CPU "
-        "time, moto's in-process AWS emulation included (an upper bound).",
+        "time without moto's in-process emulation of the AWS calls.",
         "",
         "| Use case | CPU p50 ms | Wall p50 ms | " + " | ".join(f"{s} MB" for s in sizes) + " |",
         "|---|---|---|" + "---|" * len(sizes),
@@ -310,10 +310,8 @@ def _memory(mem: dict[str, Any] | None) -> list[str]:
         if by_size[sizes[0]]["cold_import_ms"] is not None:
             cells = " | ".join(f"{by_size[s]['cold_import_ms']}" for s in sizes)
             lines.append(f"| cold import of functions/{function} (ms) | | | {cells} |")
-    lines.append(
-        f"\nChosen: **{mem['chosen_mb']} MB** ({mem['rule']}); with the CPU lower bound (the bare boto3 "
-        f"replay's CPU taken out): {mem['chosen_mb_with_cpu_lower_bound']} MB."
-    )
+    chosen = f"**{mem['chosen_mb']} MB**" if mem["chosen_mb"] else "none of these sizes"
+    lines.append(f"\nChosen: {chosen} ({mem['rule']}).")
     return lines
 
 

@@ -40,7 +40,7 @@ MODES = {
 }
 
 
-def _replay(calls: list[Any], runs: int) -> tuple[list[float], list[float]]:
+def _replay(calls: list[Any], runs: int) -> list[float]:
     """The handler's DynamoDB calls (same operations, same parameters, same order) through a
     bare boto3 client against the same moto table: the floor any implementation of the same
     round trips pays in this environment. Failed conditions still count (same round trip)."""
@@ -50,17 +50,16 @@ def _replay(calls: list[Any], runs: int) -> tuple[list[float], list[float]]:
 
     client = boto3.client("dynamodb")
     methods = [(getattr(client, xform_name(c.operation)), c.params) for c in calls]
-    timings, cpu = [], []
+    timings = []
     for _ in range(runs):
-        started, cpu_started = time.perf_counter(), time.thread_time()
+        started = time.perf_counter()
         for method, params in methods:
             try:  # noqa: SIM105 - no context manager inside the timed loop
                 method(**params)
             except ClientError:
                 pass
         timings.append(time.perf_counter() - started)
-        cpu.append(time.thread_time() - cpu_started)
-    return timings, cpu
+    return timings
 
 
 def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> dict[str, Any]:
@@ -71,8 +70,7 @@ def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> di
     }
     timed = measurements[WARMUP:] or measurements
     handler = summary_ms([m.seconds for m in timed])
-    replay_wall, replay_cpu = _replay(first.dynamo.calls, runs_for_latency)
-    raw = summary_ms(replay_wall)
+    raw = summary_ms(_replay(first.dynamo.calls, runs_for_latency))
     return {
         "title": workload.title,
         "function": first.function,
@@ -84,7 +82,6 @@ def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> di
             "handler": handler,
             "handler_cpu": summary_ms([m.cpu_seconds for m in timed]),
             "raw_moto": raw,
-            "raw_moto_cpu": summary_ms(replay_cpu),
             "ratio_p50": round(handler["p50_ms"] / raw["p50_ms"], 2) if raw["p50_ms"] else None,
             "ratio_p95": round(handler["p95_ms"] / raw["p95_ms"], 2) if raw["p95_ms"] else None,
         },
@@ -276,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     cold_ms = {name: h["median_ms"] for name, h in cold_figures["handlers"].items()}
     results["memory"] = memory.curve(results["use_cases"], cold_ms)
     if shipped.get("measured"):
-        results["snapstart"] = snapstart.estimate(shipped, results["memory"]["chosen_mb"] or 512)
+        results["snapstart"] = snapstart.estimate(shipped, snapstart.template_memory_mb())
     results["targets"] = report.targets(results)
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from bench.counters import DynamoCounter, DynamoCounts, calls_delta, provider_calls
+from bench.counters import DynamoCounter, DynamoCounts, calls_delta, moto_cpu, provider_calls
 from bench.harness import (
     EDU_LESSON,
     MT_LESSON,
@@ -47,8 +47,9 @@ class Measurement:
     provider: dict[str, int]
     seconds: float
     answer: Any
-    # CPU time of the calling thread: the handler's own work plus moto's in-process emulation of
-    # the AWS calls (the simulators answer from other threads and are not in it).
+    # CPU time of the calling thread without moto's in-process emulation of the AWS calls: the
+    # handler's code, botocore's client side, the provider HTTP client (the simulators answer from
+    # other threads) — what the function's CPU does in Lambda.
     cpu_seconds: float = 0.0
     function: str = ""
 
@@ -94,10 +95,12 @@ def invoke(invocation: Invocation) -> Any:
 def measure(service: Any, counter: DynamoCounter, invocation: Invocation) -> Measurement:
     sims = (service.edulastic, service.mastery_track)
     before = provider_calls(*sims)
+    moto = moto_cpu()
     with counter.measure() as counts:
-        started, cpu_started = time.perf_counter(), time.thread_time()
+        started, cpu_started, moto_started = time.perf_counter(), time.thread_time(), moto.seconds()
         answer = invoke(invocation)
-        seconds, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        seconds = time.perf_counter() - started
+        cpu = time.thread_time() - cpu_started - (moto.seconds() - moto_started)
     delta = calls_delta(before, provider_calls(*sims))
     return Measurement(counts, delta, seconds, answer, cpu, invocation.function)
 

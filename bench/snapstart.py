@@ -44,6 +44,14 @@ def http_functions() -> list[str]:
     return sorted(name for name, logical_id in function_dirs().items() if logical_id in logical_ids)
 
 
+def template_memory_mb() -> int:
+    """The functions' memory size as the template deploys it (Globals.Function.MemorySize)."""
+    from bench.deployed import ROOT
+    from local import cfn_yaml
+
+    return int(cfn_yaml.load(ROOT / "template.yaml")["Globals"]["Function"]["MemorySize"])
+
+
 def estimate(deployed: dict[str, Any], memory_mb: int) -> dict[str, Any]:
     gb = memory_mb / 1024
     clients_ms = float(deployed.get("first_clients_ms") or 0.0)
