@@ -12,7 +12,8 @@ the time moto spends emulating the AWS calls in that thread (bench.counters.Moto
 handler's code, botocore's client side and the provider HTTP client, as in Lambda. wall − cpu is
 the local wait (loopback simulators, in-process moto): in AWS the waits are longer, but they are
 the same at every memory size, so the choice does not depend on them. A cold start adds the
-as-deployed import (pure CPU), stretched the same way.
+as-deployed import (pure CPU; its fastest sample, which the machine's load disturbs least),
+stretched the same way.
 
 Prices: AWS Lambda, arm64, us-east-1, from the AWS Lambda pricing page (aws.amazon.com/lambda/pricing),
 as of 2026-12-01: $0.0000133334 per GB-second (first 7.5 billion GB-seconds a month),

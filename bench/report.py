@@ -309,7 +309,7 @@ def _memory(mem: dict[str, Any] | None) -> list[str]:
     for function, by_size in cold.items():
         if by_size[sizes[0]]["cold_import_ms"] is not None:
             cells = " | ".join(f"{by_size[s]['cold_import_ms']}" for s in sizes)
-            lines.append(f"| cold import of functions/{function} (ms) | | | {cells} |")
+            lines.append(f"| cold import of functions/{function} (ms, fastest sample) | | | {cells} |")
     chosen = f"**{mem['chosen_mb']} MB**" if mem["chosen_mb"] else "none of these sizes"
     lines.append(f"\nChosen: {chosen} ({mem['rule']}).")
     return lines
