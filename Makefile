@@ -15,6 +15,10 @@ VENV ?= .venv
 VENV_SAM ?= .venv-sam
 SAM_CLI_VERSION ?= 1.170.0
 PYTEST_ARGS ?=
+# Lambda architecture of the build: sets the template's Architecture parameter and picks the
+# layer's wheels (SAM does not tell a makefile build the architecture, so it gets ARCH from here).
+ARCH ?= arm64
+BUILD_DIR ?= .aws-sam/build
 
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
@@ -28,7 +32,7 @@ help: ## Show this help
 	@echo "Targets:"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
-	@echo "Variables: PYTEST_ARGS='...' (extra pytest arguments), PYTHON=$(PYTHON)"
+	@echo "Variables: PYTEST_ARGS='...' (extra pytest arguments), PYTHON=$(PYTHON), ARCH=$(ARCH)"
 
 # --- virtualenvs (stamp files: re-install when the requirements change) -------------
 
@@ -63,7 +67,7 @@ run: $(DEV_STAMP) ## Start the local stack (moto + handlers + simulators) on 127
 demo: $(DEV_STAMP) ## Run the end-to-end demo against a local stack
 	$(PY) -m local.demo
 
-bench: $(DEV_STAMP) ## Run the benchmark
+bench: $(DEV_STAMP) $(SAM_STAMP) ## Run the full benchmark (writes bench/results.*; it builds for itself)
 	$(PY) -m bench.run
 
 # The settings reach the script through the environment (command-line variables are exported),
@@ -77,8 +81,13 @@ lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 
-build: $(SAM_STAMP) ## sam build (no Docker, no python3.13 needed)
-	SAM_CLI_TELEMETRY=0 $(SAM) build
+# --no-cached: SAM's cache keys on the code directories and the makefiles only, so a change of
+# tools/ or of NO_BYTECODE would otherwise ship the previous artifacts.
+build: $(SAM_STAMP) ## sam build + tools/check_build.py (ARCH=arm64|x86_64, NO_BYTECODE=1)
+	@case "$(ARCH)" in arm64|x86_64) ;; *) echo "ARCH=$(ARCH): use arm64 or x86_64" >&2; exit 2;; esac
+	ARCH=$(ARCH) SAM_CLI_TELEMETRY=0 $(SAM) build --no-cached --build-dir $(BUILD_DIR) \
+	  --parameter-overrides Architecture=$(ARCH)
+	$(PYTHON) -m tools.check_build $(BUILD_DIR) --arch $(ARCH) $(if $(filter 1,$(NO_BYTECODE)),--no-bytecode)
 
 clean: ## Remove build output and caches (keeps the virtualenvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -16,8 +16,10 @@ the request parameters, whether or not a condition let the write happen.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import threading
+import time
 from collections import Counter as _Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -176,3 +178,39 @@ def provider_calls(*simulators: Any) -> dict[str, int]:
 def calls_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)}
     return {k: v for k, v in sorted(delta.items()) if v}
+
+
+class MotoCpu:
+    """CPU time each thread spends inside moto's in-process emulation of AWS: botocore hands every
+    request to moto's `before-send` handler (`moto.core.models.botocore_stubber`, moto 5.2.5),
+    whose `process_request` computes the answer in the calling thread. In Lambda that work is done
+    by AWS, so it is taken out of the handler's CPU. Outermost calls only (no double counting)."""
+
+    def __init__(self) -> None:
+        from moto.core.models import botocore_stubber
+
+        self._local = threading.local()
+        original = botocore_stubber.process_request
+
+        @functools.wraps(original)
+        def timed(request: Any) -> Any:
+            depth = getattr(self._local, "depth", 0)
+            self._local.depth = depth + 1
+            started = time.thread_time()
+            try:
+                return original(request)
+            finally:
+                self._local.depth = depth
+                if depth == 0:
+                    self._local.seconds = self.seconds() + time.thread_time() - started
+
+        botocore_stubber.process_request = timed  # type: ignore[method-assign]  # shadows the method
+
+    def seconds(self) -> float:
+        """This thread's total so far (take the difference around a block)."""
+        return float(getattr(self._local, "seconds", 0.0))
+
+
+@functools.cache
+def moto_cpu() -> MotoCpu:
+    return MotoCpu()

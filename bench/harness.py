@@ -1,6 +1,14 @@
 """The service under moto, in-process, outside pytest: the same set-up as tests/conftest.py's
 `service` fixture (mock_aws_with_workflow + create_resources from template.yaml + Lambda dispatch
-to the real handlers + roster + environment), reusing its helpers."""
+to the real handlers + roster + environment), reusing its helpers.
+
+This module is the only part of the bench that reaches into the service's internals (everything
+else goes through the handlers, the local stack or the test helpers): `wiring.deps()` /
+`wiring.reset()` and the store's DynamoDB client, `providers.http.reset_state`,
+`roster_loader.load_roster`, `adapters.step_functions.execution_name`, the `Attempt` record and
+the DynamoDB store's item layout (`keys.attempt_head`, `DynamoStore._attempt_item`). When the
+service's code moves, this is the file to adapt.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -88,7 +97,6 @@ def service(
     """A fresh moto world with the service deployed in it; restores the environment on exit."""
     from exttests import wiring
     from exttests.providers.http import reset_state
-    from exttests.roster_loader import load_roster
     from local.aws_resources import create_resources
     from local.lambda_dispatch import install, mock_aws_with_workflow
 
@@ -115,3 +123,64 @@ def service(
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+# --- the service internals the bench uses -----------------------------------------------------
+
+
+def load_roster(doc: dict[str, Any], table: str) -> None:
+    from exttests.roster_loader import load_roster as load
+
+    load(doc, table)
+
+
+def service_dynamo_client() -> Any:
+    """The DynamoDB client the handlers use (built on first use of the service's dependencies)."""
+    from exttests import wiring
+
+    return wiring.deps().store.client  # type: ignore[attr-defined]
+
+
+def execution_arn(svc: Service, student: str, lesson: str) -> str:
+    """The finalization execution of the student's current attempt."""
+    from exttests.adapters.step_functions import execution_name
+
+    prefix = svc.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    return f"{prefix}:{execution_name(svc.head(student, lesson))}"
+
+
+def attempt_head_items(
+    table: str, n_first: int, count: int, *, final: bool, lesson: str
+) -> list[dict[str, Any]]:
+    """`count` current-attempt items (bench-bulk-<n> students) as the store writes them: final ones
+    (off the sweeper's index) or assigned ones whose workflow is two hours overdue."""
+    from exttests.adapters.dynamo import keys
+    from exttests.adapters.dynamo.store import DynamoStore
+    from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+
+    store = DynamoStore(table)
+    due = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    items = []
+    for n in range(n_first, n_first + count):
+        attempt = Attempt(
+            student_id=f"bench-bulk-{n}",
+            lesson_id=lesson,
+            attempt=1,
+            sourced_id=f"ear-bench-bulk-{n}",
+            line_item_id=f"eali-bench-bulk-{n}",
+            status=AttemptStatus.FINALIZED if final else AttemptStatus.ASSIGNED,
+            tool_provider="edulastic",
+            lesson_type="test-out",
+            assignment_id=f"asg-bench-{n}",
+            class_id="class-int-1",
+            test_id="edu-test-algebra-1",
+            test_url="https://example.test/t",
+            workflow_started=True,
+            enrollment=EnrollmentStatus.NOT_DUE if final else None,
+            deadline=deadline,
+            due_at=due,
+            version=1,
+        )
+        items.append(store._attempt_item(attempt, keys.attempt_head(attempt.student_id, attempt.lesson_id)))
+    return items

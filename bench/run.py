@@ -1,4 +1,7 @@
-"""`make bench` / `python -m bench.run [--quick]`: writes bench/results.json and bench/results.md."""
+"""`make bench` / `python -m bench.run [--quick|--smoke] [--out DIR]`.
+
+A full run without --out writes the committed bench/results.json and bench/results.md; --quick
+and --smoke runs write to --out (default .bench-cache/<mode>/), never over the committed ones."""
 
 from __future__ import annotations
 
@@ -21,12 +24,20 @@ for _path in (str(ROOT / "layers" / "shared" / "python"), str(ROOT)):
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from bench import coldstart, layer, report, workflow  # noqa: E402
+from bench import coldstart, deployed, layer, memory, report, snapstart, workflow  # noqa: E402
 from bench import scenarios as sc  # noqa: E402
-from bench.harness import service, start_simulators  # noqa: E402
+from bench.harness import service  # noqa: E402
 from bench.stats import summary_ms  # noqa: E402
+from tests.support import start_simulators  # noqa: E402
+from tools import runtime_python  # noqa: E402
 
 WARMUP = 5  # iterations measured for counts but left out of the latency statistics
+# (runs per use case, scaling runs, sweeper final/stuck attempts and runs, cold-import repetitions)
+MODES = {
+    "full": (200, 20, 10_000, 100, 10, 5),
+    "quick": (20, 3, 1000, 100, 2, 3),
+    "smoke": (3, 1, 100, 10, 1, 1),
+}
 
 
 def _replay(calls: list[Any], runs: int) -> list[float]:
@@ -57,17 +68,19 @@ def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> di
         (tuple(m.dynamo.operations), m.dynamo.items_read, m.dynamo.items_written, m.provider_calls)
         for m in measurements
     }
-    timed = [m.seconds for m in measurements[WARMUP:]] or [m.seconds for m in measurements]
-    handler = summary_ms(timed)
+    timed = measurements[WARMUP:] or measurements
+    handler = summary_ms([m.seconds for m in timed])
     raw = summary_ms(_replay(first.dynamo.calls, runs_for_latency))
     return {
         "title": workload.title,
+        "function": first.function,
         "notes": workload.notes,
         **first.summary(),
         "counts_deterministic": len(signatures) == 1,
         "iterations": len(measurements),
         "latency": {
             "handler": handler,
+            "handler_cpu": summary_ms([m.cpu_seconds for m in timed]),
             "raw_moto": raw,
             "ratio_p50": round(handler["p50_ms"] / raw["p50_ms"], 2) if raw["p50_ms"] else None,
             "ratio_p95": round(handler["p95_ms"] / raw["p95_ms"], 2) if raw["p95_ms"] else None,
@@ -140,22 +153,86 @@ def run_sweeper(simulators: Any, final: int, stuck: int, runs: int, log: Any) ->
         }
 
 
+def _deployed_inputs(arm64: Path | str, log: Any) -> tuple[str, str, Path, Path]:
+    """The runtime's Python, the architecture of this machine, its build and boto3 for 3.13."""
+    python = runtime_python.find()
+    arch = deployed.machine_arch()
+    if arch is None:
+        raise deployed.Unavailable(f"Lambda has no architecture for this {platform.machine()} machine")
+    log(f"  make build ARCH={arch} (as deployed), boto3 for Python 3.13...")
+    build_dir = arm64 if arch == "arm64" else deployed.build(arch)
+    if isinstance(build_dir, str):
+        raise deployed.Unavailable(build_dir)
+    return python, arch, build_dir, deployed.runtime_boto3(python)
+
+
+def measure_cold_imports(repetitions: int, build: bool, log: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Cold imports (warm cache; as deployed, with and without bytecode, when the runtime's Python
+    and a build for this machine's architecture are at hand) and the arm64 layer's size."""
+    setups = {"warm": coldstart.warm_setup()}
+    if not build:
+        cold = coldstart.measure(repetitions, setups)
+        cold["deployed"] = {"measured": False, "reason": "--skip-build"}
+        return cold, {"measured": False, "reason": "--skip-build"}
+    log("  make build ARCH=arm64 (the layer as it ships)...")
+    try:
+        arm64: Path | str = deployed.build("arm64")
+        layer_result = layer.measure(Path(arm64), "arm64")
+    except deployed.Unavailable as error:
+        arm64 = str(error)
+        layer_result = {"measured": False, "reason": arm64}
+    try:
+        python, arch, build_dir, boto3_dir = _deployed_inputs(arm64, log)
+    except (runtime_python.RuntimePythonNotFound, deployed.Unavailable) as error:
+        cold = coldstart.measure(repetitions, setups)
+        cold["deployed"] = {"measured": False, "reason": str(error)}
+        return cold, layer_result
+    with (
+        deployed.read_only_tree(build_dir, boto3_dir) as tree,
+        deployed.read_only_tree(build_dir, boto3_dir, with_bytecode=False) as bare,
+    ):
+        env = coldstart.measured_env(PYTHONDONTWRITEBYTECODE="1")
+        setups["deployed"] = coldstart.Setup(python, tree.sys_path, tree.root, env, [coldstart.CLIENTS])
+        setups["deployed_without_bytecode"] = coldstart.Setup(python, bare.sys_path, bare.root, env)
+        log("  measuring...")
+        cold = coldstart.measure(repetitions, setups)
+        cold["deployed"].update(
+            measured=True,
+            python=runtime_python.version_string(python),
+            architecture=arch,
+            bytecode_written=tree.bytecode_written() + bare.bytecode_written(),
+        )
+    warm, shipped, bare_result = cold["warm"], cold["deployed"], cold["deployed_without_bytecode"]
+    # The two set-ups run different interpreters (this venv's, the runtime's 3.13): their baselines
+    # tell how much of a difference is the interpreter's.
+    shipped["baseline_ratio_to_warm"] = round(shipped["baseline_ms"] / warm["baseline_ms"], 3)
+    for name, figures in shipped["handlers"].items():
+        figures["ratio_to_warm"] = round(figures["median_ms"] / warm["handlers"][name]["median_ms"], 3)
+        bare_figures = bare_result["handlers"][name]
+        bare_figures["ratio_to_deployed"] = round(bare_figures["median_ms"] / figures["median_ms"], 3)
+    return cold, layer_result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller sweeper table")
-    parser.add_argument("--output", default=str(HERE), help="directory for results.json / results.md")
-    parser.add_argument("--skip-layer", action="store_true", help="do not build/measure the layer")
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="fewer runs, a smaller sweeper table")
+    speed.add_argument("--smoke", action="store_true", help="a few runs of everything: does it still work")
+    parser.add_argument("--out", type=Path, help="directory for results.json / results.md")
+    parser.add_argument("--skip-build", action="store_true", help="no build: no as-deployed import, no layer")
     parser.add_argument(
         "--render", action="store_true", help="only re-render results.md (and targets) from results.json"
     )
     args = parser.parse_args(argv)
-    out = Path(args.output)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    out: Path = args.out or (HERE if mode == "full" else deployed.CACHE / mode)
+    out.mkdir(parents=True, exist_ok=True)
     if args.render:
-        results = json.loads((out / "results.json").read_text())
-        results["targets"] = report.targets(results)
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-        (out / "results.md").write_text(report.markdown(results))
-        print(report.markdown(results))
+        rendered = json.loads((out / "results.json").read_text())
+        rendered["targets"] = report.targets(rendered)
+        (out / "results.json").write_text(json.dumps(rendered, indent=2, default=str) + "\n")
+        (out / "results.md").write_text(report.markdown(rendered))
+        print(report.markdown(rendered))
         return 0
 
     logging.basicConfig(level=logging.WARNING)
@@ -166,15 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    quick = args.quick
-    runs = 20 if quick else 200
-    scaling_runs = 3 if quick else 20
-    final, stuck = (1000, 100) if quick else (10_000, 100)
-    sweeper_runs = 2 if quick else 10
+    runs, scaling_runs, final, stuck, sweeper_runs, repetitions = MODES[mode]
     started = time.perf_counter()
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "mode": "quick" if quick else "full",
+        "mode": mode,
         "environment": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -193,10 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sim in simulators:
             sim.stop()
-    log("cold imports...")
-    results["cold_import"] = coldstart.measure(3 if quick else 5)
-    log("layer...")
-    results["layer"] = {"measured": False, "reason": "--skip-layer"} if args.skip_layer else layer.measure()
+    log("cold imports and layer...")
+    results["cold_import"], results["layer"] = measure_cold_imports(repetitions, not args.skip_build, log)
+    shipped = results["cold_import"]["deployed"]
+    cold_figures = shipped if shipped.get("measured") else results["cold_import"]["warm"]
+    # The fastest sample: the import's CPU cost on a free core (the median carries the machine's load).
+    cold_ms = {name: h["min_ms"] for name, h in cold_figures["handlers"].items()}
+    results["memory"] = memory.curve(results["use_cases"], cold_ms)
+    if shipped.get("measured"):
+        results["snapstart"] = snapstart.estimate(shipped, snapstart.template_memory_mb())
     results["targets"] = report.targets(results)
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
 

@@ -1,7 +1,7 @@
 """The measured use cases. Each workload prepares iteration i untimed (data, provider state, the
 API Gateway event) and then one handler invocation is measured: DynamoDB calls (bench.counters),
-provider calls (simulator call counters), wall time. Shared by bench.run and
-tests/integration/test_cost_counts.py so both count the same thing."""
+provider calls (simulator call counters), wall time and the calling thread's CPU time. Shared by
+bench.run and tests/integration/test_cost_counts.py so both count the same thing."""
 
 from __future__ import annotations
 
@@ -9,18 +9,21 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
-from bench.counters import DynamoCounter, DynamoCounts, calls_delta, provider_calls
+from bench.counters import DynamoCounter, DynamoCounts, calls_delta, moto_cpu, provider_calls
 from bench.harness import (
     EDU_LESSON,
     MT_LESSON,
+    attempt_head_items,
     bench_roster,
+    execution_arn,
+    load_roster,
     question_lesson,
     register_question_tests,
+    service_dynamo_client,
     student_id,
 )
 from tests.support import ROOT, http_event
@@ -44,6 +47,11 @@ class Measurement:
     provider: dict[str, int]
     seconds: float
     answer: Any
+    # CPU time of the calling thread without moto's in-process emulation of the AWS calls: the
+    # handler's code, botocore's client side, the provider HTTP client (the simulators answer from
+    # other threads) — what the function's CPU does in Lambda.
+    cpu_seconds: float = 0.0
+    function: str = ""
 
     @property
     def round_trips(self) -> int:
@@ -73,10 +81,8 @@ class Workload:
 
 
 def counter_for(service: Any) -> DynamoCounter:
-    """A counter on the DynamoDB client the handlers use (built on first use of the deps)."""
-    from exttests import wiring
-
-    return DynamoCounter(wiring.deps().store.client)  # type: ignore[attr-defined]
+    """A counter on the DynamoDB client the handlers use."""
+    return DynamoCounter(service_dynamo_client())
 
 
 def invoke(invocation: Invocation) -> Any:
@@ -89,11 +95,14 @@ def invoke(invocation: Invocation) -> Any:
 def measure(service: Any, counter: DynamoCounter, invocation: Invocation) -> Measurement:
     sims = (service.edulastic, service.mastery_track)
     before = provider_calls(*sims)
+    moto = moto_cpu()
     with counter.measure() as counts:
-        started = time.perf_counter()
+        started, cpu_started, moto_started = time.perf_counter(), time.thread_time(), moto.seconds()
         answer = invoke(invocation)
         seconds = time.perf_counter() - started
-    return Measurement(counts, calls_delta(before, provider_calls(*sims)), seconds, answer)
+        cpu = time.thread_time() - cpu_started - (moto.seconds() - moto_started)
+    delta = calls_delta(before, provider_calls(*sims))
+    return Measurement(counts, delta, seconds, answer, cpu, invocation.function)
 
 
 def ok(answer: Any) -> None:
@@ -105,8 +114,6 @@ def ok(answer: Any) -> None:
 
 
 def load_bench_data(service: Any, students: int, question_counts: tuple[int, ...] = QUESTION_COUNTS) -> None:
-    from exttests.roster_loader import load_roster
-
     load_roster(bench_roster(students, question_counts), service.table)
     register_question_tests(service.edulastic, question_counts)
 
@@ -146,11 +153,7 @@ def writeback_body(score: float = 95) -> dict[str, Any]:
 def wait_idle(service: Any, student: str, lesson: str, timeout: float = 10.0) -> None:
     """Wait until the attempt's workflow execution is no longer running (or is parked waiting),
     so its background Lambda tasks do not run during the next measured call."""
-    from exttests.adapters.step_functions import execution_name
-
-    head = service.head(student, lesson)
-    arn = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
-    arn = f"{arn}:{execution_name(head)}"
+    arn = execution_arn(service, student, lesson)
     client = boto3.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -204,12 +207,9 @@ def stop_workflow(service: Any, student: str, lesson: str) -> None:
     """Stop the attempt's execution (untimed, after a measurement that no later step needs it
     for): moto keeps a thread and its clients per running execution, and hundreds of executions
     parked in an hour-long Wait cost gigabytes and slow everything down."""
-    from exttests.adapters.step_functions import execution_name
-
-    head = service.head(student, lesson)
-    arn = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    arn = execution_arn(service, student, lesson)
     with contextlib.suppress(Exception):  # already ended: nothing to stop
-        boto3.client("stepfunctions").stop_execution(executionArn=f"{arn}:{execution_name(head)}")
+        boto3.client("stepfunctions").stop_execution(executionArn=arn)
 
 
 def _assign_ok(service: Any, student: str, lesson: str) -> None:
@@ -225,6 +225,13 @@ def workloads(service: Any) -> list[Workload]:
 
     def wait_callback(i: int) -> None:
         service.wait_for_callback(student_id(i), MT_LESSON)
+
+    def import_after_answers(*, submitted: bool) -> Callable[[int], Invocation]:
+        def prepare(i: int) -> Invocation:
+            finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4, submitted=submitted)
+            return Invocation("import_results", import_event(student_id(i), EDU_LESSON))
+
+        return prepare
 
     def writeback_invocation(i: int) -> Invocation:
         head = service.head(student_id(i), MT_LESSON)
@@ -252,19 +259,13 @@ def workloads(service: Any) -> list[Workload]:
         Workload(
             "import_not_final",
             "import, not final (Edulastic, student in progress, new answers)",
-            lambda i: (
-                finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4, submitted=False),
-                Invocation("import_results", import_event(student_id(i), EDU_LESSON)),
-            )[1],
+            import_after_answers(submitted=False),
             check=_expect_finalized(False),
         ),
         Workload(
             "import_finalizes",
             "import that finalizes (Edulastic, 4 questions, graded, enrolls)",
-            lambda i: (
-                finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4),
-                Invocation("import_results", import_event(student_id(i), EDU_LESSON)),
-            )[1],
+            import_after_answers(submitted=True),
             check=_expect_finalized(True),
         ),
         Workload(
@@ -320,53 +321,16 @@ def run_once(service: Any, counter: DynamoCounter, workload: Workload, i: int) -
 # --- sweeper ------------------------------------------------------------------------------
 
 
-def _bulk_attempt(n: int, *, final: bool, due: datetime) -> Any:
-    from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
-
-    return Attempt(
-        student_id=f"bench-bulk-{n}",
-        lesson_id=EDU_LESSON,
-        attempt=1,
-        sourced_id=f"ear-bench-bulk-{n}",
-        line_item_id=f"eali-bench-bulk-{n}",
-        status=AttemptStatus.FINALIZED if final else AttemptStatus.ASSIGNED,
-        tool_provider="edulastic",
-        lesson_type="test-out",
-        assignment_id=f"asg-bench-{n}",
-        class_id="class-int-1",
-        test_id="edu-test-algebra-1",
-        test_url="https://example.test/t",
-        workflow_started=True,
-        enrollment=EnrollmentStatus.NOT_DUE if final else None,
-        deadline=(datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        due_at=due.isoformat(),
-        version=1,
-    )
-
-
-def seed_sweeper(service: Any, final: int, stuck: int, *, first_stuck: int = 1_000_000) -> list[Any]:
+def seed_sweeper(service: Any, final: int, stuck: int, *, first_stuck: int = 1_000_000) -> None:
     """`final` finalized attempts (off the sweeper's index) and `stuck` assigned attempts whose
-    workflow is overdue, written directly with BatchWriteItem. Returns the stuck attempts."""
-    from exttests.adapters.dynamo import keys
-    from exttests.adapters.dynamo.store import DynamoStore
-
-    store = DynamoStore(service.table)
-    past = datetime.now(UTC) - timedelta(hours=2)
-    attempts = [_bulk_attempt(n, final=True, due=past) for n in range(final)]
-    stuck_attempts = [_bulk_attempt(first_stuck + n, final=False, due=past) for n in range(stuck)]
+    workflow is overdue, written directly with BatchWriteItem."""
+    items = attempt_head_items(service.table, 0, final, final=True, lesson=EDU_LESSON)
+    items += attempt_head_items(service.table, first_stuck, stuck, final=False, lesson=EDU_LESSON)
     client = boto3.client("dynamodb")
-    everything = attempts + stuck_attempts
-    for start in range(0, len(everything), 25):
-        batch = everything[start : start + 25]
-        request = {
-            store.table: [
-                {"PutRequest": {"Item": store._attempt_item(a, keys.attempt_head(a.student_id, a.lesson_id))}}
-                for a in batch
-            ]
-        }
+    for start in range(0, len(items), 25):
+        request = {service.table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
         while request:
             request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-    return stuck_attempts
 
 
 def sweeper_invocation() -> Invocation:

@@ -14,18 +14,11 @@ from collections import Counter
 from typing import Any
 
 from bench import scenarios as sc
-from bench.harness import EDU_LESSON, MT_LESSON, service, student_id
+from bench.harness import EDU_LESSON, MT_LESSON, execution_arn, service, student_id
 from tests.support import execution_history, states_entered, wait_for_end, wait_until
 
 DEFAULT_WAITS = [60, 120, 300, 600, 1800, 3600]
 LAMBDA_EVENTS = ("TaskScheduled", "LambdaFunctionScheduled")
-
-
-def _arn(svc: Any, student: str, lesson: str) -> str:
-    from exttests.adapters.step_functions import execution_name
-
-    prefix = svc.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
-    return f"{prefix}:{execution_name(svc.head(student, lesson))}"
 
 
 def counts(arn: str) -> dict[str, Any]:
@@ -59,7 +52,7 @@ def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
         student = student_id(0)
         assert svc.assign(student, MT_LESSON)[0] == 200
         head = svc.wait_for_callback(student, MT_LESSON)
-        arn = _arn(svc, student, MT_LESSON)
+        arn = execution_arn(svc, student, MT_LESSON)
         assert svc.write_back(head.sourced_id, sc.writeback_body())[0] == 200
         assert wait_for_end(arn) == "SUCCEEDED"
         result["mastery_track"] = {"measured": True, **counts(arn)}
@@ -73,7 +66,7 @@ def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
             ("edulastic_b", student_id(1), 2),
         ):
             assert svc.assign(student, EDU_LESSON)[0] == 200
-            arn = _arn(svc, student, EDU_LESSON)
+            arn = execution_arn(svc, student, EDU_LESSON)
             if after_polls:
                 wait_until(lambda arn=arn, n=after_polls: states_entered(arn).count("Poll") >= n)
             sc.finish_edulastic(svc, student, sc.email(int(student.rsplit("-", 1)[1])), EDU_LESSON, 4)

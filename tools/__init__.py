@@ -1,1 +1,2 @@
-"""Operator tools: the smoke test of a running stack (`python -m tools.smoke`)."""
+"""Project tools: the build checks (runtime interpreter, bytecode, artifact check) and the smoke
+test of a running stack (`python -m tools.smoke`)."""
