@@ -90,7 +90,7 @@ def test_function_has_no_own_requirements(logical_id: str) -> None:
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_function_runtime_layer_and_environment(logical_id: str) -> None:
     assert _prop(logical_id, "Runtime") == "python3.13"
-    assert _prop(logical_id, "Architectures") == ["x86_64"]
+    assert _prop(logical_id, "Architectures") == [{"Ref": "Architecture"}]
     assert {"Ref": "SharedLayer"} in _prop(logical_id, "Layers")
     env = cfn_yaml.function_environment(TEMPLATE, logical_id)
     assert set(env) >= SHARED_ENV, f"missing env: {sorted(SHARED_ENV - set(env))}"
