@@ -157,6 +157,7 @@ def attempt_head_items(
     from exttests.adapters.dynamo import keys
     from exttests.adapters.dynamo.store import DynamoStore
     from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+    from exttests.domain.models import LessonType, ToolProvider
 
     store = DynamoStore(table)
     due = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
@@ -170,8 +171,8 @@ def attempt_head_items(
             sourced_id=f"ear-bench-bulk-{n}",
             line_item_id=f"eali-bench-bulk-{n}",
             status=AttemptStatus.FINALIZED if final else AttemptStatus.ASSIGNED,
-            tool_provider="edulastic",
-            lesson_type="test-out",
+            tool_provider=ToolProvider.EDULASTIC,
+            lesson_type=LessonType.TEST_OUT,
             assignment_id=f"asg-bench-{n}",
             class_id="class-int-1",
             test_id="edu-test-algebra-1",

@@ -48,7 +48,7 @@ class Service:
         from local.lambda_dispatch import load_handler, make_context
 
         handler = load_handler(ROOT / "functions" / function_dir)
-        result: dict[str, Any] = handler(event, make_context(function_dir))
+        result: dict[str, Any] = handler(event, make_context(function_dir, timeout_seconds=29.0))
         return result
 
     def http(

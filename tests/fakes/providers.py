@@ -27,6 +27,7 @@ from exttests.providers.base import (
     TestProvider,
     TestResults,
 )
+from tests.fakes.budget import provider_out_of_time
 
 EDULASTIC_TRAITS = ProviderTraits(ToolProvider.EDULASTIC, ResultsDelivery.PULL, service_sets_password=True)
 MASTERY_TRACK_TRAITS = ProviderTraits(
@@ -94,6 +95,7 @@ class FakeProvider:
             raise CircuitOpen(self.traits.provider.value, retry_after=self.circuit_open_for)
 
     def assign(self, request: AssignRequest) -> Assignment:
+        provider_out_of_time(self.traits.provider.value)
         with self._lock:
             self.calls["assign"] += 1
             self.requests.append(request)
@@ -135,6 +137,7 @@ class FakeProvider:
             )
 
     def fetch_results(self, assignment: AssignmentRef) -> TestResults:
+        provider_out_of_time(self.traits.provider.value)
         with self._lock:
             self.calls["fetch_results"] += 1
             if not self.traits.pulls_results:

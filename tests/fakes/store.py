@@ -41,6 +41,7 @@ from exttests.ports import (
 )
 from exttests.roster_loader import build_items
 from tests.event_schemas import assert_valid_detail
+from tests.fakes.budget import out_of_time
 
 from .providers import SimulatedCrash
 
@@ -99,6 +100,7 @@ class InMemoryStore:
         self._races[method].append(action)
 
     def _enter(self, method: str) -> None:
+        out_of_time()  # like the DynamoDB store's clients: no call starts once the budget is spent
         self.calls[method] += 1
         if self._races[method]:
             self._races[method].popleft()()

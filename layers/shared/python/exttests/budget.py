@@ -76,3 +76,16 @@ def seconds_from_context(context: Any, margin: float = DEFAULT_MARGIN_SECONDS) -
     except (TypeError, ValueError):
         return None
     return max(0.0, millis / 1000.0 - margin)
+
+
+# Kept back from a provider or platform call for recording its outcome (releasing a lease,
+# keeping an intent): the writes after a call that ran out of time must still fit.
+RECORDING_SECONDS = 1.0
+
+
+@contextmanager
+def reserving(seconds: float = RECORDING_SECONDS) -> Iterator[None]:
+    """Run the block with `seconds` of the budget kept back for what must follow it."""
+    left = remaining()
+    with budget(None if left is None else max(0.0, left - seconds)):
+        yield

@@ -6,9 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-import boto3
-
 from ..domain.events import DomainEvent
+from . import aws
 
 
 class PublishFailed(Exception):
@@ -24,7 +23,7 @@ class EventBusPublisher:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("events")
+            self._client = aws.client("events")
         return self._client
 
     def publish(self, event: DomainEvent) -> None:

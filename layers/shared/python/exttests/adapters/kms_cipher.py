@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import boto3
+from . import aws
 
 
 class KmsCipher:
@@ -16,7 +16,7 @@ class KmsCipher:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("kms")
+            self._client = aws.client("kms")
         return self._client
 
     def encrypt(self, plaintext: str, context: dict[str, str]) -> str:

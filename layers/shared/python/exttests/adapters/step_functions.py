@@ -6,7 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from ..config import Settings
@@ -14,6 +13,7 @@ from ..domain.attempt import Attempt
 from ..observability import logger
 from ..ports import ExecutionInfo
 from ..providers.base import WorkflowWait
+from . import aws
 
 
 def execution_name(attempt: Attempt) -> str:
@@ -35,7 +35,7 @@ class StepFunctionsWorkflow:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("stepfunctions")
+            self._client = aws.client("stepfunctions")
         return self._client
 
     def execution_input(self, attempt: Attempt, wait: WorkflowWait) -> dict[str, Any]:

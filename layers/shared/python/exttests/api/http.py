@@ -26,6 +26,9 @@ from .errors import error_parts, ims_body, ims_response
 from .schemas import ID_PATTERN, MAX_ID_LENGTH, WireModel
 
 MAX_BODY_BYTES = 64 * 1024
+# Kept back from the function's remaining time to answer: the function's timeout (29 s) sits
+# under API Gateway's 30 s, so an IMS answer always beats both limits.
+HTTP_MARGIN_SECONDS = 1.5
 # Deeper JSON is refused before parsing: no PowerPath or OneRoster body nests beyond a few levels,
 # and parsers and validators recurse on depth.
 MAX_JSON_DEPTH = 32
@@ -206,7 +209,7 @@ def http_handler(app: APIGatewayHttpResolver) -> Handler:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         clear_log_keys()
         try:
-            with budget.budget(budget.seconds_from_context(context)):
+            with budget.budget(budget.seconds_from_context(context, HTTP_MARGIN_SECONDS)):
                 return _run(app, event, context)
         except DeadlineExceeded as error:  # spent before the resolver could map it
             status, description, details, headers = error_parts(error)

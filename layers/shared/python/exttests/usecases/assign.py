@@ -196,7 +196,8 @@ def _assign_on_provider(
         known_user_id=account.provider_user_id if account is not None else None,
     )
     try:
-        assignment = deps.providers.get(provider).assign(request)
+        with budget.reserving():
+            assignment = deps.providers.get(provider).assign(request)
     except (ProviderError, DeadlineExceeded) as error:
         _after_provider_error(deps, error, intent, previous, account)
         raise

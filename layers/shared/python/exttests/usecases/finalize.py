@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .. import budget
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.models import Lesson, Student
 from ..domain.rules import enrollment_sourced_id, plan_enrollment, xp_for
@@ -174,13 +175,18 @@ def _enroll_on_platform(deps: Deps, enroller: Enroller, attempt: Attempt, studen
         return _commit(deps, attempt, course_id, str(made), record=None, holder=None)
     sourced_id = enrollment_sourced_id(attempt.student_id, course_id)
     try:
-        platform_id = enroller.enroll(
-            student,
-            course_id,
-            sourced_id,
-            look_first=claim.taken_over,
-            metadata={"source": "external-test", "lessonId": attempt.lesson_id, "attempt": attempt.attempt},
-        )
+        with budget.reserving():
+            platform_id = enroller.enroll(
+                student,
+                course_id,
+                sourced_id,
+                look_first=claim.taken_over,
+                metadata={
+                    "source": "external-test",
+                    "lessonId": attempt.lesson_id,
+                    "attempt": attempt.attempt,
+                },
+            )
     except ProviderRejected as error:
         deps.store.release_enrollment(attempt.student_id, course_id, holder)
         return _fail_pending(deps, attempt, f"the platform refused the enrollment: {error.reason}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import budget
 from ..domain.attempt import Attempt
 from ..domain.models import Credentials, Difficulty, Lesson, QuestionResult, Scores, ScoreStatus
 from ..domain.rules import (
@@ -67,14 +68,15 @@ def import_for_context(deps: Deps, ctx: Context) -> Attempt:
         return head
     traits = deps.providers.traits(head.tool_provider)
     if traits.pulls_results:
-        results = deps.providers.get(head.tool_provider).fetch_results(
-            AssignmentRef(
-                assignment_id=head.assignment_id or "",
-                class_id=head.class_id or "",
-                test_id=head.test_id or "",
-                provider_user_id=head.provider_user_id or "",
+        with budget.reserving():
+            results = deps.providers.get(head.tool_provider).fetch_results(
+                AssignmentRef(
+                    assignment_id=head.assignment_id or "",
+                    class_id=head.class_id or "",
+                    test_id=head.test_id or "",
+                    provider_user_id=head.provider_user_id or "",
+                )
             )
-        )
         change = _pulled_change(deps, lesson, results)
     else:
         change = _written_back_change(deps, lesson)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .. import budget
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.rules import next_wait
 from ..errors import TRANSIENT_ERRORS, NotFound
@@ -81,18 +82,25 @@ def enroll(deps: Deps, student: str, lesson: str, number: int, step: int = 0) ->
     """Make sure the enrollment of a final attempt is done: after a crash between the two, or
     while the platform is down (answered "pending" with the next wait, until the enrollment's
     deadline turns it into a failure)."""
-    attempt = _current(deps, student, lesson, number)
     answer: dict[str, Any] = {"step": step + 1, "waitSeconds": next_wait(list(deps.settings.waits), step)}
-    if attempt.enrollment is EnrollmentStatus.PENDING:
-        ctx = load_context(deps, student, lesson)
-        if ctx.lesson is not None:
-            try:
-                attempt = complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
-            except TRANSIENT as error:
-                logger.warning("enrollment not made yet", extra={"error": type(error).__name__})
-                answer["retrying"] = type(error).__name__
+    try:
+        attempt = _enroll_once(deps, student, lesson, number)
+    except TRANSIENT as error:
+        logger.warning("enrollment not made yet", extra={"error": type(error).__name__})
+        answer.update(enrollment=EnrollmentStatus.PENDING.value, retrying=type(error).__name__)
+        return answer
     answer["enrollment"] = attempt.enrollment.value if attempt.enrollment else None
     return answer
+
+
+def _enroll_once(deps: Deps, student: str, lesson: str, number: int) -> Attempt:
+    attempt = _current(deps, student, lesson, number)
+    if attempt.enrollment is not EnrollmentStatus.PENDING:
+        return attempt
+    ctx = load_context(deps, student, lesson)
+    if ctx.lesson is None:
+        return attempt
+    return complete_enrollment(deps, attempt, ctx.lesson, ctx.student)
 
 
 def register_callback(deps: Deps, student: str, lesson: str, number: int, token: str) -> dict[str, Any]:
@@ -151,6 +159,8 @@ def sweep(deps: Deps, limit: int | None = None) -> SweepReport:
     if due:
         report.oldest_overdue_seconds = max(0.0, (now - min(d.due_at for d in due)).total_seconds())
     for item in due:
+        if budget.spent():
+            break  # the next run picks up where this one stopped
         report.examined += 1
         try:
             _sweep_one(deps, item, now, report)

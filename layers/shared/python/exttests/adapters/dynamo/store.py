@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from ...domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
@@ -31,6 +30,7 @@ from ...ports import (
     EnrollmentClaim,
     VersionConflict,
 )
+from .. import aws
 from . import keys
 from .keys import DOC, GSI1, GSI1PK, GSI1SK, PK, SK, TTL
 
@@ -116,7 +116,7 @@ class DynamoStore:
     def client(self) -> Any:
         # Created on first use so mock_aws / AWS_ENDPOINT_URL set after import still apply.
         if self._client is None:
-            self._client = boto3.client("dynamodb")
+            self._client = aws.client("dynamodb")
         return self._client
 
     # --- reads ---------------------------------------------------------------------------
