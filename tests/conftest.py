@@ -203,3 +203,27 @@ def service(
         yield Service(resources, edulastic, mastery_track)
         wiring.reset()
     os.environ.pop("MOTO_PORT", None)
+
+
+# --- time per tier (printed at the end of `make test`) -------------------------------------------
+
+_TIER_SECONDS: dict[str, float] = {}
+_TIER_TESTS: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = report.nodeid.split("/", 2)[1] if report.nodeid.startswith("tests/") else "other"
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+    if report.when == "call":
+        _TIER_TESTS[tier] = _TIER_TESTS.get(tier, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per tier (test seconds, set-up included; workers run in parallel)")
+    for tier in ("unit", "contract", "integration", "e2e"):
+        if tier in _TIER_SECONDS:
+            terminalreporter.write_line(
+                f"{tier:<12} {_TIER_TESTS.get(tier, 0):>5} tests {_TIER_SECONDS[tier]:>8.1f} s"
+            )
