@@ -79,7 +79,7 @@ _LAYER_PATH = str(REPO_ROOT / "layers" / "shared" / "python")
 if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
-from local import lambda_dispatch, logs  # noqa: E402
+from local import discovery, lambda_dispatch, logs  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
@@ -510,7 +510,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     stack = LocalStack(settings).start()
+    announced = None
     try:
+        announced = discovery.announce(stack)  # for the operator CLI (python -m exttests.admin)
         lines = [
             f"API:            {stack.api_url}",
             f"Token URL:      {stack.token_url}",
@@ -529,6 +531,7 @@ def main() -> int:
             pass
     finally:
         stack.stop()
+        discovery.withdraw(announced)
     print("stopped", flush=True)
     return 0
 
