@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -261,7 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else USAGE
     choice = TargetChoice(args.stack_name, args.profile, args.region)
     try:
-        with _service_logs(args.verbose, stderr), connect(choice, os.environ, Path.cwd()) as target:
+        # Whatever a library prints goes to stderr: stdout holds the answer alone.
+        with (
+            redirect_stdout(stderr),
+            _service_logs(args.verbose, stderr),
+            connect(choice, os.environ, Path.cwd()) as target,
+        ):
             outcome = _run(args, target, stderr)
     except Exception as error:  # noqa: BLE001 - expected failures become one line; the rest re-raise
         code, message = _expected(error)

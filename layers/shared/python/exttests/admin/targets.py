@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..config import RosterSource, Settings
 from ..errors import ConfigError
 from ..usecases.deps import Deps
 from .local_stack import LocalStackUnavailable, find_file, read_running
+from .metrics import LoggedMetrics
 
 # The deployed stack's outputs and parameters → the functions' environment variables (as
 # template.yaml's Globals set them; tests/unit/admin checks the two agree).
@@ -47,8 +48,6 @@ PARAMETER_VARIABLES = {
 REQUIRED_OUTPUTS = ("TableName", "StateMachineArn")
 # Never sent anywhere from an operator's machine: the local stack's moto takes any key.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-# Metrics are Lambda log lines (EMF): printed here they would only garble the command's output.
-_QUIET = {"POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 class TargetError(Exception):
@@ -70,7 +69,7 @@ class Target:
         if self.built is None:
             from ..wiring import build_deps
 
-            self.built = build_deps(self.settings)
+            self.built = replace(build_deps(self.settings), metrics=LoggedMetrics())
         return self.built
 
     @property
@@ -94,7 +93,7 @@ def connect(
     """The chosen target, with the AWS SDK pointed at it until the block ends."""
     environ = os.environ if environ is None else environ
     if choice.stack_name:
-        with _sdk(session={"profile_name": choice.profile, "region_name": choice.region}, env=_QUIET):
+        with _sdk(session={"profile_name": choice.profile, "region_name": choice.region}, env={}):
             yield _deployed(choice.stack_name)
         return
     try:
@@ -103,7 +102,7 @@ def connect(
         raise TargetError(str(error)) from None
     settings = _settings(facts.environment(), f"the local stack's settings ({facts.api_url})")
     session = {"region_name": facts.region, **_LOCAL_CREDENTIALS}
-    with _sdk(session=session, env={**_QUIET, "AWS_ENDPOINT_URL": facts.aws_endpoint}, drop=("AWS_PROFILE",)):
+    with _sdk(session=session, env={"AWS_ENDPOINT_URL": facts.aws_endpoint}, drop=("AWS_PROFILE",)):
         yield Target(f"the local stack at {facts.api_url}", settings)
 
 
