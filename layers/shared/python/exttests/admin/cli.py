@@ -131,6 +131,12 @@ def _student_lesson(parser: argparse.ArgumentParser, required: bool = True) -> N
     parser.add_argument("--lesson", type=_identifier, required=required, help="the lesson's sourcedId")
 
 
+def _attempt_number(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--attempt", type=_bounded(1, 10**6), help="its number (default: the current attempt)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(defaults=False)
     parser = argparse.ArgumentParser(
@@ -141,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(defaults=True)],
     )
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    def group(name: str, summary: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return groups.add_parser(name, help=summary).add_subparsers(
+            dest="action", metavar="ACTION", required=True
+        )
 
     def leaf(
         under: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -160,9 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(run=run, command_parser=command)
         return command
 
-    attempt = groups.add_parser("attempt", help="one attempt: show, redrive").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    attempt = group("attempt", "one attempt: show, redrive")
     show = leaf(
         attempt,
         "show",
@@ -170,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands.attempt_show,
     )
     _student_lesson(show, required=False)
-    show.add_argument("--attempt", type=_bounded(1, 10**6), help="its number (default: the current attempt)")
+    _attempt_number(show)
     show.add_argument("--result", metavar="ID", type=_identifier, help="or: the AssessmentResult sourcedId")
     redrive = leaf(
         attempt,
@@ -180,9 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _student_lesson(redrive)
 
-    attempts = groups.add_parser("attempts", help="the attempts that need a look: list").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    attempts = group("attempts", "the attempts that need a look: list")
     listing = leaf(attempts, "list", "The attempts in one view, oldest first.", commands.attempts_list)
     view = listing.add_mutually_exclusive_group(required=True)
     view.add_argument(
@@ -210,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"at most this many (default 100, max {MAX_LIMIT})",
     )
 
-    enrollment = groups.add_parser("enrollment", help="a failed enrollment: retry").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    enrollment = group("enrollment", "a failed enrollment: retry")
     retry = leaf(
         enrollment,
         "retry",
@@ -220,11 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.enrollment_retry,
     )
     _student_lesson(retry)
-    retry.add_argument("--attempt", type=_bounded(1, 10**6), help="its number (default: the current attempt)")
+    _attempt_number(retry)
 
-    roster = groups.add_parser("roster", help="the roster in the table: load").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    roster = group("roster", "the roster in the table: load")
     load = leaf(
         roster,
         "load",

@@ -254,12 +254,18 @@ def listing_text(view: str, keys: Sequence[AttemptKey], limit: int) -> str:
 # --- attempt redrive, enrollment retry ----------------------------------------------------------
 
 
+def _key_json(attempt: Attempt) -> dict[str, Any]:
+    return {"student": attempt.student_id, "lesson": attempt.lesson_id, "attempt": attempt.attempt}
+
+
+def _key_text(attempt: Attempt) -> str:
+    return f"{printable(attempt.student_id)} on {printable(attempt.lesson_id)}, attempt {attempt.attempt}"
+
+
 def redrive_json(done: Redrive) -> dict[str, Any]:
     a = done.attempt
     return {
-        "student": a.student_id,
-        "lesson": a.lesson_id,
-        "attempt": a.attempt,
+        **_key_json(a),
         "execution": done.execution,
         "workflowGeneration": a.workflow_generation,
         "stoppedPrevious": done.stopped_previous,
@@ -272,17 +278,15 @@ def redrive_text(done: Redrive) -> str:
         "the previous one was stopped" if done.stopped_previous else "no previous execution was running"
     )
     return (
-        f"{printable(a.student_id)} on {printable(a.lesson_id)}, attempt {a.attempt}: workflow restarted "
-        f"as {done.execution} (generation {a.workflow_generation}; {previous})"
+        f"{_key_text(a)}: workflow restarted as {done.execution} "
+        f"(generation {a.workflow_generation}; {previous})"
     )
 
 
 def retry_json(done: EnrollmentRetry) -> dict[str, Any]:
     a = done.attempt
     return {
-        "student": a.student_id,
-        "lesson": a.lesson_id,
-        "attempt": a.attempt,
+        **_key_json(a),
         "enrollment": a.enrollment.value if a.enrollment else None,
         "enrolledCourseId": a.enrolled_course_id,
         "enrollmentId": a.enrollment_id,
@@ -293,7 +297,7 @@ def retry_json(done: EnrollmentRetry) -> dict[str, Any]:
 
 def retry_text(done: EnrollmentRetry) -> str:
     a = done.attempt
-    who = f"{printable(a.student_id)} on {printable(a.lesson_id)}, attempt {a.attempt}"
+    who = _key_text(a)
     if done.redriven:
         return (
             f"{who}: enrollment still pending (the platform did not take it); "

@@ -18,23 +18,27 @@ from typing import Any
 
 from ..adapters.dynamo import keys
 from ..adapters.dynamo.keys import DOC, PK, SK
-from ..roster_loader import BATCH_SIZE, MAX_BATCH_ATTEMPTS, RosterWriteError
+from ..roster_loader import (
+    _PLAIN_LISTS,
+    BATCH_SIZE,
+    COMPONENT_RESOURCES,
+    MAX_BATCH_ATTEMPTS,
+    SUBJECT_TRACKS,
+    RosterWriteError,
+)
 
 Item = dict[str, Any]
 KeyFn = Callable[[str], dict[str, dict[str, str]]]
 
-# Kind (as the loader counts it), the file's list that carries it, and its items' key shape.
+# Kind (as the loader counts it), the file's list that carries it, and its items' key shape:
+# the loader's own table, so a kind it learns is compared here too.
 _KEYED_KINDS: tuple[tuple[str, str, KeyFn], ...] = (
-    ("orgs", "orgs", keys.org),
-    ("users", "users", keys.user),
-    ("courses", "courses", keys.course),
-    ("courseComponents", "courseComponents", keys.course_component),
-    ("resources", "resources", keys.resource),
-    ("lessons", "componentResources", keys.lesson),
+    *((count, name, fn) for name, count, fn in _PLAIN_LISTS),
+    ("lessons", COMPONENT_RESOURCES, keys.lesson),
 )
-TRACKS, TRACKS_LIST = "subjectTracks", "subjectTracks"
+TRACKS = SUBJECT_TRACKS
 KINDS = (*(kind for kind, _, _ in _KEYED_KINDS), TRACKS)
-_LIST_OF = {**{kind: name for kind, name, _ in _KEYED_KINDS}, TRACKS: TRACKS_LIST}
+_LIST_OF = {**{kind: name for kind, name, _ in _KEYED_KINDS}, TRACKS: SUBJECT_TRACKS}
 # (partition prefix, sort key) of each keyed kind, read off the key functions themselves.
 _SHAPES = {kind: (fn("")[PK]["S"], fn("")[SK]["S"]) for kind, _, fn in _KEYED_KINDS}
 _TRACK_PREFIX = keys.subject_track("subject", "grade", None)[PK]["S"].split("#")[0] + "#"
