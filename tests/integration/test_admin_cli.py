@@ -16,6 +16,7 @@ from exttests.adapters.dynamo import keys
 from exttests.adapters.dynamo.store import DynamoStore
 from exttests.admin.cli import main
 from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
+from exttests.domain.models import LessonType, ToolProvider
 from tests.integration.test_results import ADA, EDU_TESTOUT, enrollments, finish
 from tests.support import DEMO_ROSTER
 
@@ -66,8 +67,8 @@ def put_attempt(service: Any, student: str, lesson: str, **fields: Any) -> Attem
         attempt=1,
         sourced_id=f"ear-{student}",
         line_item_id=f"eali-{student}",
-        tool_provider="edulastic",
-        lesson_type="test-out",
+        tool_provider=ToolProvider.EDULASTIC,
+        lesson_type=LessonType.TEST_OUT,
         assignment_id=f"asg-{student}",
         version=1,
         **fields,

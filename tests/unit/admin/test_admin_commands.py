@@ -140,3 +140,16 @@ def test_a_busy_attempt_fails_with_exit_1_and_a_bug_is_not_hidden(
     world.store.fail_next("get_head", RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["attempt", "show", *ADA_ON_TESTOUT])
+
+
+def test_an_interrupted_command_ends_with_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @contextmanager
+    def interrupted(*_: Any) -> Iterator[Target]:
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(cli, "connect", interrupted)
+    code, out, err = run(capsys, "roster", "load", "roster.json")
+    assert (code, out) == (1, "") and err.startswith("error: interrupted")

@@ -110,7 +110,9 @@ def test_writes_go_in_batches_of_25_unprocessed_ones_again_and_progress_counts_t
     plan = roster_sync.RosterPlan(
         {}, [{"PK": {"S": f"USER#{n}"}} for n in range(30)], [{"PK": {"S": "COURSE#x"}}]
     )
-    client, seen, pauses = ThrottlingClient(throttle=2), [], []
+    client = ThrottlingClient(throttle=2)
+    seen: list[int] = []
+    pauses: list[float] = []
     roster_sync.apply(client, "table-1", plan, seen.append, pauses.append)
     assert [len(batch) for batch in client.batches] == [25, 1, 1, 6]
     assert seen == [25, 31] and len(pauses) == 2

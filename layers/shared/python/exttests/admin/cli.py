@@ -66,7 +66,8 @@ output:
 
 exit codes:
   0  done
-  1  failed (the target is unreachable or refused a call, an enrollment that still failed, ...)
+  1  failed (the target is unreachable or refused a call, an enrollment that still failed,
+     interrupted, ...)
   2  usage error (bad arguments, an invalid roster file); nothing was changed
   3  not found (no such attempt, result id or stack)
   4  refused: nothing to do (the attempt needs no workflow, its enrollment has not failed), or
@@ -271,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             connect(choice, os.environ, Path.cwd()) as target,
         ):
             outcome = _run(args, target, stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted (a roster load can simply be run again)", file=stderr)
+        return FAILED
     except Exception as error:  # noqa: BLE001 - expected failures become one line; the rest re-raise
         code, message = _expected(error)
         print(f"error: {render.printable(message)}", file=stderr)
