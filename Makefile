@@ -26,7 +26,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 SAM_STAMP := $(VENV_SAM)/.sam-installed
 DEV_REQUIREMENTS := requirements-dev.txt layers/shared/requirements.txt
 
-.PHONY: help venv venv-sam test run demo bench smoke lint build clean
+.PHONY: help venv venv-sam test run demo bench smoke admin lint build clean
 
 help: ## Show this help
 	@echo "Targets:"
@@ -74,6 +74,11 @@ bench: $(DEV_STAMP) $(SAM_STAMP) ## Run the full benchmark (writes bench/results
 # so the secret is not on the echoed command line.
 smoke: $(DEV_STAMP) ## Read-only smoke test of a stack: API_URL= TOKEN_URL= CLIENT_ID= CLIENT_SECRET=
 	$(PY) -m tools.smoke
+
+# Silent (@) so that `--json` output can be piped. make turns any failure into its own exit code 2:
+# scripts that need the CLI's exit codes call `python -m exttests.admin` themselves.
+admin: $(DEV_STAMP) ## Operator CLI on the local stack or --stack-name: ARGS="attempts list --stuck"
+	@PYTHONPATH=layers/shared/python $(PY) -m exttests.admin $(ARGS)
 
 lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(VENV)/bin/ruff check .

@@ -80,7 +80,7 @@ if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
 from exttests.errors import ConfigError  # noqa: E402
-from local import lambda_dispatch, logs  # noqa: E402
+from local import discovery, lambda_dispatch, logs  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
@@ -639,13 +639,16 @@ def main() -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr, flush=True)
         return 2
+    announced = None
     try:
+        announced = discovery.announce(stack)  # for the operator CLI (python -m exttests.admin)
         print(banner(stack), flush=True)
         print("ready", flush=True)
         while not stop_event.wait(0.5):
             pass
     finally:
         stack.stop()
+        discovery.withdraw(announced)
     print("stopped", flush=True)
     return 0
 

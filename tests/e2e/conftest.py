@@ -336,6 +336,8 @@ def running_stack(roster: Path, settings: dict[str, str]) -> Iterator[StackProce
         "SWEEPER_INTERVAL_SECONDS": "0",
         "ROSTER_FILE": str(roster),
         "PYTHONUNBUFFERED": "1",
+        # Announced next to its roster, not in the repository's .local-state/.
+        "LOCAL_STACK_FILE": str(roster.parent / "stack.json"),
         **settings,
     }
     process = subprocess.Popen(

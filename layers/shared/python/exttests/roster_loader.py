@@ -34,7 +34,7 @@ Item = dict[str, dict[str, str]]
 KeyFn = Callable[[str], Item]
 
 # File list → (count name, key function). Order is the order items are written in.
-_PLAIN_LISTS: tuple[tuple[str, str, KeyFn], ...] = (
+PLAIN_LISTS: tuple[tuple[str, str, KeyFn], ...] = (
     ("orgs", "orgs", keys.org),
     ("users", "users", keys.user),
     ("courses", "courses", keys.course),
@@ -43,7 +43,7 @@ _PLAIN_LISTS: tuple[tuple[str, str, KeyFn], ...] = (
 )
 COMPONENT_RESOURCES = "componentResources"
 SUBJECT_TRACKS = "subjectTracks"
-KNOWN_LISTS = (*(name for name, _, _ in _PLAIN_LISTS), COMPONENT_RESOURCES, SUBJECT_TRACKS)
+KNOWN_LISTS = (*(name for name, _, _ in PLAIN_LISTS), COMPONENT_RESOURCES, SUBJECT_TRACKS)
 
 # Kept swappable so tests of the retry path do not actually sleep.
 _sleep: Callable[[float], None] = time.sleep
@@ -159,7 +159,7 @@ def build_items(doc: object) -> tuple[list[Item], dict[str, int]]:
     items: list[Item] = []
     counts: dict[str, int] = {}
     by_id: dict[str, dict[str, dict[str, Any]]] = {}
-    for list_name, count_name, key_fn in _PLAIN_LISTS:
+    for list_name, count_name, key_fn in PLAIN_LISTS:
         entries, _ = _entries(doc, list_name)
         _require_sourced_ids(entries)
         by_id[list_name] = {entry.obj["sourcedId"]: entry.obj for entry in entries}

@@ -1,0 +1,5 @@
+import sys
+
+from exttests.admin.cli import main
+
+sys.exit(main())
