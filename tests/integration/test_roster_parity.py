@@ -40,7 +40,12 @@ def roster_with_edge_cases() -> dict[str, Any]:
     ada = next(u for u in roster["users"] if u["sourcedId"] == "student-ada")
 
     def user(sourced_id: str, **changes: Any) -> dict[str, Any]:
-        return {**copy.deepcopy(ada), "sourcedId": sourced_id, "email": f"{sourced_id}@example.com", **changes}
+        return {
+            **copy.deepcopy(ada),
+            "sourcedId": sourced_id,
+            "email": f"{sourced_id}@example.com",
+            **changes,
+        }
 
     roster["users"] += [
         user("student-deleted", status="tobedeleted"),
@@ -55,7 +60,10 @@ def roster_with_edge_cases() -> dict[str, Any]:
                 {"roleType": "primary", "role": "student", "org": {"sourcedId": "org-school-2"}},
             ],
         ),
-        user("teacher-2", roles=[{"roleType": "primary", "role": "teacher", "org": {"sourcedId": "org-school-1"}}]),
+        user(
+            "teacher-2",
+            roles=[{"roleType": "primary", "role": "teacher", "org": {"sourcedId": "org-school-1"}}],
+        ),
     ]
     template = next(c for c in roster["componentResources"] if c["sourcedId"] == "lesson-mt-unit-math-g6")
     resource = next(r for r in roster["resources"] if r["sourcedId"] == "res-mt-unit-math-g6")
@@ -66,7 +74,12 @@ def roster_with_edge_cases() -> dict[str, Any]:
     roster["resources"] += [bare, deleted_resource]
 
     def lesson(sourced_id: str, resource_id: str, **changes: Any) -> dict[str, Any]:
-        return {**copy.deepcopy(template), "sourcedId": sourced_id, "resource": {"sourcedId": resource_id}, **changes}
+        return {
+            **copy.deepcopy(template),
+            "sourcedId": sourced_id,
+            "resource": {"sourcedId": resource_id},
+            **changes,
+        }
 
     roster["componentResources"] += [
         lesson("lesson-type-on-cr", "res-bare", lessonType="placement"),
@@ -123,9 +136,10 @@ def test_every_student_and_lesson_is_read_the_same_from_both_sources(sources: An
         assert from_platform.student == from_table.student, student
         assert from_platform.lesson == from_table.lesson, lesson
     for lesson in lessons:
-        assert live.refresh(cache.load_context("x", lesson), "x", lesson).lesson == table.load_context(
-            "x", lesson
-        ).lesson, lesson
+        assert (
+            live.refresh(cache.load_context("x", lesson), "x", lesson).lesson
+            == table.load_context("x", lesson).lesson
+        ), lesson
     # The edge cases are really there (so the comparison above means something).
     assert table.load_context("student-deleted", "x").student is None
     assert table.load_context("student-no-email", "x").student.email is None  # type: ignore[union-attr]

@@ -19,10 +19,10 @@ from typing import Any
 from ..adapters.dynamo import keys
 from ..adapters.dynamo.keys import DOC, PK, SK
 from ..roster_loader import (
-    PLAIN_LISTS,
     BATCH_SIZE,
     COMPONENT_RESOURCES,
     MAX_BATCH_ATTEMPTS,
+    PLAIN_LISTS,
     SUBJECT_TRACKS,
     RosterWriteError,
 )
