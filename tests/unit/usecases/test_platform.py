@@ -170,3 +170,14 @@ def test_a_refused_enrollment_fails_at_once() -> None:
     final = import_results(world.deps, ADA, EDU).attempt
     assert final.status is AttemptStatus.FINALIZED and final.enrollment is EnrollmentStatus.FAILED
     assert world.metrics.total("EnrollmentFailed") == 1
+
+
+def test_a_course_the_platform_does_not_have_fails_the_enrollment_without_an_enroll_call() -> None:
+    world = make_deps(live=True)
+    assert world.platform is not None
+    world.platform.courses.pop("course-math-g6")
+    _finish_mastered(world)
+    final = import_results(world.deps, ADA, EDU).attempt
+    assert final.enrollment is EnrollmentStatus.FAILED
+    assert "course 'course-math-g6' does not exist" in (final.enrollment_error or "")
+    assert world.platform.calls["enroll"] == 0

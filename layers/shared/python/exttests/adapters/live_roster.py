@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from ..domain.models import Student
+from ..errors import ProviderRejected
 from ..domain.roster import lesson_from_documents, student_from_user, track_key
 from ..observability import logger
 from ..ports import CachedDocument, Context, Store
@@ -30,6 +31,8 @@ class PlatformClient(Protocol):
     def component_resource(self, component_resource_id: str) -> dict[str, Any] | None: ...
 
     def resource(self, resource_id: str) -> dict[str, Any] | None: ...
+
+    def course(self, course_id: str) -> dict[str, Any] | None: ...
 
     def subject_tracks(self) -> list[dict[str, Any]]: ...
 
@@ -150,6 +153,9 @@ class EduBridgeEnroller:
             existing = _enrollment_in(self.client.enrollments(student.id), course_id)
             if existing is not None:
                 return existing
+        if self.client.course(course_id) is None:
+            # Course existence comes from the platform, as the table's comes from the roster.
+            raise ProviderRejected("timeback", f"course '{course_id}' does not exist", 404)
         made = self.client.enroll(
             student.id, course_id, school_id=student.primary_org, sourced_id=sourced_id, metadata=metadata
         )
