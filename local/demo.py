@@ -1,10 +1,15 @@
 """The end-to-end demo: `python -m local.demo` (what `make demo` calls).
 
-Starts a LocalStack in-process (free port, short workflow waits) and walks through both
-providers: assign a test, let the simulated student finish it on the provider simulator,
-watch the finalization workflow (Step Functions on moto) finish on its own, then read the
-progress and the enrollment. No client poll (importExternalTestAssignmentResults) is made:
-the workflow does the importing. Exits 0 on success, 1 with the failing step otherwise.
+Part 1 starts a LocalStack in-process (free port, short workflow waits, the roster file in the
+table) and walks through both providers: assign a test, let the simulated student finish it on
+the provider simulator, watch the finalization workflow (Step Functions on moto) finish on its
+own, then read the progress and the enrollment. No client poll
+(importExternalTestAssignmentResults) is made: the workflow does the importing.
+
+Part 2 restarts the stack on the live path: the TimeBack platform simulator is the roster
+(`ROSTER_SOURCE=timeback`), the enrollment is made on the platform (EduBridge), and every event
+the service publishes is POSTed to a webhook receiver the demo starts.
+Exits 0 on success, 1 with the failing step otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -236,27 +242,104 @@ class Demo:
         self.await_workflow(ALAN, MT_LESSON, MASTERY_TRACK_STATES)
         self.progress_and_enrollment(ALAN, MT_LESSON, "course-math-g6")
 
+    def run_live(self, webhook: Webhook) -> None:
+        """The same Edulastic test on the live path: roster and enrollment on the platform."""
+        self.get_token()
+        edu = self.assign(ADA, EDU_LESSON)
+        self.finish_edulastic(str(edu["assignmentId"]))
+        self.await_workflow(ADA, EDU_LESSON, EDULASTIC_STATES)
+        self.step("The enrollment arrived on the platform (EduBridge on the TimeBack simulator)")
+        state = self.call("GET", self.stack.timeback.app_url + "/_control/state")
+        mine = [e for e in state["enrollments"] if e.get("userId") == ADA]
+        for enrollment in mine:
+            self.show(
+                "enrollment", f"{enrollment['courseId']} at {enrollment['school']['id']} ({enrollment['id']})"
+            )
+        if [e["courseId"] for e in mine] != ["course-math-g6"]:
+            raise DemoError(f"expected one platform enrollment in course-math-g6, found {mine}")
+        self.step("The events the webhook received (EventBridge envelope, POSTed by the stack)")
+        wanted = ["External Test Assigned", "External Test Finalized", "Student Enrolled"]
+        received = webhook.wait_for(wanted, TIMEOUT)
+        for envelope in received:
+            detail = envelope["detail"]
+            self.show(envelope["detail-type"], f"eventId {detail['eventId']} student {detail['student']}")
+        missing = set(wanted) - {e["detail-type"] for e in received}
+        if missing:
+            raise DemoError(f"the webhook did not receive {sorted(missing)}")
 
-def main() -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    started = time.monotonic()
-    settings = Settings(
-        port=0, workflow_wait_seconds="1,1,2", callback_timeout_seconds=60, log_level="WARNING"
-    )
-    print("Starting the local stack (moto, handlers, simulators) ...", flush=True)
+
+class Webhook:
+    """A receiver for the stack's events webhook (EVENTS_WEBHOOK_URL)."""
+
+    def __init__(self) -> None:
+        from werkzeug.serving import make_server
+
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/events"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wrappers import Request, Response
+
+        with self._lock:
+            self.received.append(json.loads(Request(environ).get_data()))
+        return Response("{}", content_type="application/json")(environ, start_response)
+
+    def wait_for(self, detail_types: list[str], timeout: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                seen = list(self.received)
+            if set(detail_types) <= {e["detail-type"] for e in seen}:
+                return seen
+            time.sleep(0.1)
+        return seen
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def _part(title: str, settings: Settings, play: Any) -> None:
+    print(f"\n=== {title} ===\nStarting the local stack (moto, handlers, simulators) ...", flush=True)
     stack = LocalStack(settings)
     demo: Demo | None = None
     try:
         stack.start()
         print(f"   API {stack.api_url}   moto {stack.moto_endpoint}", flush=True)
         demo = Demo(stack)
-        demo.run()
-    except Exception as error:  # report any failure as the demo's outcome
+        play(demo)
+    except Exception as error:
         where = f" at step {demo.step_no}" if demo is not None else " while starting the stack"
-        print(f"\ndemo FAILED{where}: {type(error).__name__}: {error}", flush=True)
-        return 1
+        raise DemoError(f"{title}{where}: {type(error).__name__}: {error}") from error
     finally:
         stack.stop()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    webhook = Webhook()
+
+    def quick(**changes: Any) -> Settings:
+        return Settings(
+            port=0, workflow_wait_seconds="1,1,2", callback_timeout_seconds=60, log_level="WARNING", **changes
+        )
+
+    try:
+        _part("Part 1: the roster file in the table", quick(), Demo.run)
+        live = quick(roster_source="timeback", events_webhook_url=webhook.url)
+        _part(
+            "Part 2: the live platform (TimeBack simulator) and the events webhook",
+            live,
+            lambda d: d.run_live(webhook),
+        )
+    except Exception as error:  # report any failure as the demo's outcome
+        print(f"\ndemo FAILED {error}", flush=True)
+        return 1
+    finally:
+        webhook.stop()
     print(f"\ndemo succeeded in {time.monotonic() - started:.1f} s", flush=True)
     return 0
 

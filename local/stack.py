@@ -350,6 +350,8 @@ class LocalStack:
                 "POWERTOOLS_METRICS_NAMESPACE": "ExternalTests",
                 "POWERTOOLS_LOG_LEVEL": s.log_level.upper(),
                 "POWERTOOLS_TRACE_DISABLED": "true",
+                # EMF lines are for CloudWatch; on the console they would drown the events.
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             }
         )
         self._setenv(handler_env)
@@ -360,7 +362,9 @@ class LocalStack:
         _reset_handler_caches()
         # Workers are spawned at their function's first invocation: starting costs nothing.
         self.pools = WorkerPools(dict(os.environ), s.workers_per_function)
-        lambda_dispatch.install(self.resources.dispatch_registry(), invoker=self.pools)
+        workflow = self.resources.function_names.get("WorkflowTasksFunction", "")
+        echo = ConsoleWorkflow(self.pools, workflow, lambda line: print(line, flush=True))
+        lambda_dispatch.install(self.resources.dispatch_registry(), invoker=echo)
         self.gateway.invoker = self.pools
         self.scheduler = Scheduler(
             schedules_from_template(
@@ -553,6 +557,40 @@ class LocalStack:
                     sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
         except Exception:
             log.exception("stopping running executions failed")
+
+
+class ConsoleWorkflow:
+    """The invoker Step Functions uses, showing each poll and enrollment on the console (what a
+    developer watching `make run` wants to see); everything else passes through."""
+
+    def __init__(self, invoker: lambda_dispatch.Invoker, function: str, echo: Any) -> None:
+        self.invoker = invoker
+        self.function = function
+        self.echo = echo
+        self.log = invoker.log
+
+    def invoke(self, spec: lambda_dispatch.FunctionSpec, event: Any) -> lambda_dispatch.Outcome:
+        outcome = self.invoker.invoke(spec, event)
+        if spec.name == self.function and isinstance(event, dict) and event.get("task") in ("poll", "enroll"):
+            self.echo(_workflow_line(event, outcome))
+        return outcome
+
+
+def _workflow_line(event: dict[str, Any], outcome: lambda_dispatch.Outcome) -> str:
+    who = f"{event.get('task'):<6} {event.get('student')} {event.get('lesson')} #{event.get('attempt')}"
+    if outcome.failed:
+        return f"workflow {who} → {outcome.error_type} (retried)"
+    answer = outcome.value() or {}
+    retrying = f"retrying after {answer['retrying']}; " if answer.get("retrying") else ""
+    if event.get("task") == "enroll":
+        state = answer.get("enrollment")
+        later = f", next try in {answer.get('waitSeconds')} s" if state == "pending" else ""
+        return f"workflow {who} → enrollment {state} ({retrying.rstrip('; ')}{later})".replace(" ()", "")
+    if answer.get("finalized"):
+        return f"workflow {who} → finalized"
+    if answer.get("expired"):
+        return f"workflow {who} → expired (deadline passed)"
+    return f"workflow {who} → not final yet ({retrying}next look in {answer.get('waitSeconds')} s)"
 
 
 def _reset_handler_caches() -> None:

@@ -30,3 +30,11 @@ def test_demo_succeeds() -> None:
     assert "Route → Wait → Poll → Decide →" in done.stdout and f"Decide → {enroll}" in done.stdout
     assert f"Route → AwaitWriteBack → Poll → Decide → {enroll}" in done.stdout
     assert "password:          (hidden" in done.stdout
+    # The live path: the platform simulator as roster, the enrollment on it, the webhook's events.
+    assert "Part 2: the live platform" in done.stdout
+    assert "enrollment:        course-math-g6 at org-school-1" in done.stdout
+    for kind in ("External Test Assigned", "External Test Finalized", "Student Enrolled"):
+        assert f"   {kind}:" in done.stdout
+    # The console shows the workflow's polls and the events as they happen.
+    assert "workflow poll   student-ada lesson-edu-testout-math-g5 #1 → finalized" in done.stdout
+    assert "event  Student Enrolled: student=student-ada" in done.stdout

@@ -20,6 +20,8 @@ class EmfMetrics:
     def __init__(self, namespace: str | None = None, service: str | None = None) -> None:
         self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "ExternalTests"
         self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or "external-tests"
+        # Powertools' own switch (single_metric does not read it): the local stack's console.
+        self.disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
     def count(
         self, name: str, value: float = 1, *, provider: str | None = None, lesson_type: str | None = None
@@ -31,6 +33,8 @@ class EmfMetrics:
         self._emit(name, _UNITS.get(unit, MetricUnit.Count), value, {})
 
     def _emit(self, name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
+        if self.disabled:
+            return
         try:
             with single_metric(
                 name=name,
