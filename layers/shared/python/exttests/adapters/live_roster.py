@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from ..domain.models import Student
-from ..errors import ProviderRejected
 from ..domain.roster import lesson_from_documents, student_from_user, track_key
+from ..errors import ProviderRejected
 from ..observability import logger
 from ..ports import CachedDocument, Context, Store
 
