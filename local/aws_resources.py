@@ -37,6 +37,7 @@ from typing import Any
 import boto3
 import yaml
 
+from local import cfn_yaml
 from local.lambda_dispatch import FunctionSpec
 
 log = logging.getLogger("local.aws_resources")
@@ -58,53 +59,11 @@ class Unresolvable(ValueError):
 
 # --- template loading ----------------------------------------------------------------------
 
-
-def _fallback_loader() -> type[yaml.SafeLoader]:
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-        value: Any
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = str(value).split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {key: value}
-
-    _Loader.add_multi_constructor("!", construct)
-    return _Loader
-
-
-def load_template(path: str | Path) -> dict[str, Any]:
-    """The template as data, short-form tags in long form (`!Ref X` → `{"Ref": "X"}`).
-
-    Uses `local.cfn_yaml` when present; the private fallback keeps this module usable alone.
-    """
-    try:
-        from local import cfn_yaml
-    except ImportError:
-        cfn_yaml = None  # type: ignore[assignment]
-    if cfn_yaml is not None:
-        loader = getattr(cfn_yaml, "load_template", None) or getattr(cfn_yaml, "load", None)
-        if loader is not None:
-            return loader(path)  # type: ignore[no-any-return]
-    data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_fallback_loader())  # noqa: S506
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a template must be a mapping")
-    return data
+load_template = cfn_yaml.load
 
 
 def resources_of_type(template: Mapping[str, Any], resource_type: str) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (logical_id, resource)
-        for logical_id, resource in (template.get("Resources") or {}).items()
-        if isinstance(resource, dict) and resource.get("Type") == resource_type
-    ]
+    return list(cfn_yaml.resources_of_type(dict(template), resource_type))
 
 
 # --- intrinsic functions (the few the local stack needs) -------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exttests import wiring
-from exttests.api.http import create_resolver, http_handler, json_response
+from exttests.api.http import create_resolver, http_handler, json_response, ok_response
 from exttests.api.schemas import AssignBody, AssignResponse, assign_response
 from exttests.usecases.assign import AssignCommand, assign
 
@@ -17,12 +17,7 @@ app = create_resolver()
     operation_id="makeExternalTestAssignment",
     summary="Assign an external test (Edulastic or MasteryTrack) to a student",
     tags=["PowerPath"],
-    responses={
-        200: {
-            "description": "The assignment of the student's current attempt",
-            "content": {"application/json": {"model": AssignResponse}},
-        }
-    },
+    responses=ok_response(AssignResponse, "The assignment of the student's current attempt"),
 )
 def make_external_test_assignment(body: AssignBody) -> Any:
     command = AssignCommand(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import QueryId, create_resolver, http_handler, json_response
+from exttests.api.http import QueryId, create_resolver, http_handler, json_response, ok_response
 from exttests.api.schemas import ImportResponse, import_response
 from exttests.usecases.results import import_results
 
@@ -19,12 +19,7 @@ app = create_resolver()
     operation_id="importExternalTestAssignmentResults",
     summary="Import the results of the student's current attempt from the test provider",
     tags=["PowerPath"],
-    responses={
-        200: {
-            "description": "The state of the student's current attempt",
-            "content": {"application/json": {"model": ImportResponse}},
-        }
-    },
+    responses=ok_response(ImportResponse, "The state of the student's current attempt"),
 )
 def import_external_test_assignment_results(
     student: QueryId,

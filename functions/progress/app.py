@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import QueryId, create_resolver, http_handler, json_response
+from exttests.api.http import QueryId, create_resolver, http_handler, json_response, ok_response
 from exttests.api.schemas import ProgressResponse, progress_response
 from exttests.usecases.progress import get_progress
 
@@ -19,12 +19,7 @@ app = create_resolver()
     operation_id="getAssessmentProgress",
     summary="Progress of an attempt: score, per-question results, XP",
     tags=["PowerPath"],
-    responses={
-        200: {
-            "description": "The progress of the attempt",
-            "content": {"application/json": {"model": ProgressResponse}},
-        }
-    },
+    responses=ok_response(ProgressResponse, "The progress of the attempt"),
 )
 def get_assessment_progress(
     student: QueryId,

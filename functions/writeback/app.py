@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import AfterValidator, BeforeValidator
 
 from exttests import wiring
-from exttests.api.http import create_resolver, http_handler, json_response
+from exttests.api.http import create_resolver, http_handler, json_response, ok_response
 from exttests.api.oneroster import AssessmentResultEnvelope, WriteBackBody, assessment_result
 from exttests.api.schemas import MAX_ID_LENGTH, check_id
 from exttests.usecases.results import get_assessment_result, write_back
@@ -30,12 +30,7 @@ SourcedId = Annotated[
     AfterValidator(lambda value: check_id(value, "sourcedId")),
     Path(min_length=1, max_length=MAX_ID_LENGTH),
 ]
-RECORD_RESPONSE: dict[int, Any] = {
-    200: {
-        "description": "The stored OneRoster 1.2 AssessmentResult",
-        "content": {"application/json": {"model": AssessmentResultEnvelope}},
-    }
-}
+RECORD_RESPONSE = ok_response(AssessmentResultEnvelope, "The stored OneRoster 1.2 AssessmentResult")
 
 
 @app.put(

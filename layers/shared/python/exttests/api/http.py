@@ -51,6 +51,11 @@ def json_response(
     )
 
 
+def ok_response(model: type, description: str) -> dict[int, Any]:
+    """The OpenAPI `responses` of a route that answers 200 with `model`."""
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 def _validation_details(error: RequestValidationError) -> list[dict[str, str]]:
     details = []
     for item in error.errors()[:20]:
