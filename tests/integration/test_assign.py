@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -125,6 +126,14 @@ def test_json_nested_deeper_than_the_limit_is_400_not_a_crash(service: Any) -> N
         raw = '{"student": "student-ada", "lesson": "x", "testId": ' + "[" * depth + "]" * depth + "}"
         status, body, _ = service.http("assign", "POST", PATH, raw_body=raw)
         assert status == 400 and "nests deeper" in body["imsx_description"], (depth, body)
+    assert service.snapshot() == before
+
+
+def test_an_integer_longer_than_python_converts_is_400_not_a_crash(service: Any) -> None:
+    before = service.snapshot()
+    raw = json.dumps({"student": ADA, "lesson": EDU_LESSON})[:-1] + ', "applicationName": ' + "9" * 5000 + "}"
+    status, body, _ = service.http("assign", "POST", PATH, raw_body=raw)
+    assert status == 400 and "too many digits" in body["imsx_description"], body
     assert service.snapshot() == before
 
 

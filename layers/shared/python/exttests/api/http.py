@@ -170,6 +170,17 @@ def _decoded_body(event: dict[str, Any]) -> str:
     return str(body)
 
 
+def _check_numbers(body: str) -> None:
+    """Refuses an integer longer than Python converts (4,300 digits), which makes the resolver's
+    JSON parser raise a plain ValueError; malformed JSON is left to the resolver's own answer."""
+    try:
+        json.loads(body)
+    except json.JSONDecodeError:
+        return
+    except ValueError as error:
+        raise BadRequest("a number in the request body has too many digits", field="body") from error
+
+
 def guard_request(event: dict[str, Any]) -> dict[str, Any]:
     """Checks API Gateway does not make; returns the event as the resolver should see it
     (a JSON body decoded, its media type normalized)."""
@@ -192,6 +203,7 @@ def guard_request(event: dict[str, Any]) -> dict[str, Any]:
         )
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+    _check_numbers(body)
     headers["content-type"] = "application/json"
     return {**event, "headers": headers, "body": body, "isBase64Encoded": False}
 
