@@ -1,7 +1,7 @@
 """Provider faults end to end: the whole local stack (`python -m local.stack`) in a subprocess of its own.
 
 - Soak: both simulators inject ~30 % faults (5xx, read timeouts, 429 + Retry-After) on every
-  provider route; 100 assignments (50 Edulastic, 50 MasteryTrack) are made over HTTP by a client
+  provider route; 60 assignments (30 Edulastic, 30 MasteryTrack) are made over HTTP by a client
   that retries 502/503/429 like a real one, the simulated students finish, and the finalization
   workflow alone (no client poll) must finalize and enroll every one of them: none lost, none
   duplicated, no execution failed.
@@ -44,7 +44,7 @@ MT_TEST_ID = "mt-math-g5"
 NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
 EDU_MAX_SCORES = [1, 1, 2, 1]
 SOAK_STUDENTS = 120
-SOAK_PER_PROVIDER = 50
+SOAK_PER_PROVIDER = 30  # each costs the local stack ~0.5 s of CPU: 60 keep make test within bounds
 SOAK_THREADS = 8
 FINALIZE_TIMEOUT = 120.0
 CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
@@ -226,7 +226,7 @@ def lost_write_back(stack: StackProcess, outcome: AssignOutcome, finished: dict[
     )
 
 
-def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
+def test_soak_60_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
     stack = soak_stack
     started = time.monotonic()
     set_faults(stack, SOAK_FAULTS)
