@@ -1,7 +1,7 @@
 """Provider faults end to end: the whole local stack (`python -m local.stack`) in a subprocess of its own.
 
 - Soak: both simulators inject ~30 % faults (5xx, read timeouts, 429 + Retry-After) on every
-  provider route; 100 assignments (50 Edulastic, 50 MasteryTrack) are made over HTTP by a client
+  provider route; 60 assignments (30 Edulastic, 30 MasteryTrack) are made over HTTP by a client
   that retries 502/503/429 like a real one, the simulated students finish, and the finalization
   workflow alone (no client poll) must finalize and enroll every one of them: none lost, none
   duplicated, no execution failed.
@@ -44,7 +44,7 @@ MT_TEST_ID = "mt-math-g5"
 NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
 EDU_MAX_SCORES = [1, 1, 2, 1]
 SOAK_STUDENTS = 120
-SOAK_PER_PROVIDER = 50
+SOAK_PER_PROVIDER = 30  # each costs the local stack ~0.5 s of CPU: 60 keep make test within bounds
 SOAK_THREADS = 8
 FINALIZE_TIMEOUT = 120.0
 CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
@@ -226,7 +226,7 @@ def lost_write_back(stack: StackProcess, outcome: AssignOutcome, finished: dict[
     )
 
 
-def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
+def test_soak_60_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
     stack = soak_stack
     started = time.monotonic()
     set_faults(stack, SOAK_FAULTS)
@@ -396,6 +396,121 @@ def test_soak_100_assignments_under_provider_faults(soak_stack: StackProcess) ->
             " test_edulastic_credentials_after_an_assign_that_failed_after_creating_the_student)"
         )
     assert not bugs, bugs
+
+
+# --- a long provider outage while the workflows poll ----------------------------------------
+
+# Time scaled down: the workflow's 2 s waits stand for the minutes between its polls, the
+# breaker's 1 s cool-down for its 30 s. Edulastic's result routes (what a poll calls) are down from
+# before the first assignment, the whole of Edulastic once all 50 are assigned, and it stays down
+# until every workflow has polled into the outage at least MIN_POLLS_INTO_THE_OUTAGE times.
+OUTAGE_WORKFLOWS = 50
+OUTAGE_WAIT_SECONDS = 2
+MIN_POLLS_INTO_THE_OUTAGE = 3
+OUTAGE_LIMIT = 60.0  # seconds: the test fails if the polls do not come within this
+RESULT_ROUTES = [
+    "POST /assignments/{assignmentId}/classes/{classId}/test-activity",
+    "GET /test/{testId}/minimal",
+]
+OUTAGE_SETTINGS = {
+    "WORKFLOW_WAIT_SECONDS": str(OUTAGE_WAIT_SECONDS),
+    "CALLBACK_TIMEOUT_SECONDS": "3600",
+    "SWEEPER_INTERVAL_SECONDS": "0",  # no sweeper: the workflows alone must ride the outage out
+    "PROVIDER_READ_TIMEOUT": "1",
+    "PROVIDER_BACKOFF_BASE": "0.05",
+    "PROVIDER_BACKOFF_CAP": "0.2",
+    "PROVIDER_BREAKER_THRESHOLD": "5",
+    "PROVIDER_BREAKER_COOLDOWN": "1",
+}
+
+
+@pytest.fixture
+def outage_stack(tmp_path: Path) -> Iterator[StackProcess]:
+    with running_stack(write_roster(tmp_path), OUTAGE_SETTINGS) as stack:
+        yield stack
+
+
+def polls_into_the_outage(stack: StackProcess, arn: str) -> Counter[str]:
+    """The execution's polls answered "not yet, the provider is out", by the error they met."""
+    history = stack.aws("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    met: Counter[str] = Counter()
+    for event in history:
+        output = (event.get("taskSucceededEventDetails") or {}).get("output")
+        retrying = json.loads(output).get("Payload", {}).get("retrying") if output else None
+        if retrying:
+            met[str(retrying)] += 1
+    return met
+
+
+def fewest_polls_into_the_outage(stack: StackProcess) -> int:
+    executions = all_executions(stack)
+    counts = [sum(polls_into_the_outage(stack, e["executionArn"]).values()) for e in executions]
+    return min(counts) if len(counts) == OUTAGE_WORKFLOWS else 0
+
+
+def test_a_long_provider_outage_while_fifty_workflows_poll_loses_nothing(
+    outage_stack: StackProcess,
+) -> None:
+    stack = outage_stack
+    set_faults(stack, {"outage": True, "routes": RESULT_ROUTES})
+    started = time.monotonic()
+
+    def assign_and_finish(student: Student) -> AssignOutcome:
+        outcome = assign_with_retries(stack, student, EDU_LESSON)
+        if outcome.body is not None:
+            finish(stack, outcome)  # the simulator's control routes answer during the outage
+        return outcome
+
+    with ThreadPoolExecutor(SOAK_THREADS) as pool:
+        outcomes = list(pool.map(assign_and_finish, [soak_student(n) for n in range(OUTAGE_WORKFLOWS)]))
+    assert all(o.statuses == [200] for o in outcomes), [(o.student.id, o.statuses) for o in outcomes]
+    set_faults(stack, {"outage": True})
+    assigned = time.monotonic()
+    # The last workflow's first wait and two more; then, slow as the machine may be, until all did.
+    time.sleep(MIN_POLLS_INTO_THE_OUTAGE * OUTAGE_WAIT_SECONDS + 0.5)
+    while fewest_polls_into_the_outage(stack) < MIN_POLLS_INTO_THE_OUTAGE:
+        assert time.monotonic() < assigned + OUTAGE_LIMIT, "the workflows stopped polling"
+        time.sleep(1.0)
+    set_faults(stack, {})
+    outage_ended = time.monotonic()
+
+    deadline = outage_ended + FINALIZE_TIMEOUT
+    executions = all_executions(stack)
+    while time.monotonic() < deadline and any(e["status"] == "RUNNING" for e in executions):
+        time.sleep(0.5)
+        executions = all_executions(stack)
+    settled = time.monotonic()
+    by_status = Counter(e["status"] for e in executions)
+    polls = {e["name"]: polls_into_the_outage(stack, e["executionArn"]) for e in executions}
+    met_in_total = sum(polls.values(), Counter[str]())
+    per_workflow = sorted(sum(met.values()) for met in polls.values())
+    edulastic = stack.edulastic_state()
+    print(
+        "\n--- provider outage while the workflows poll ---"
+        f"\nworkflows: {OUTAGE_WORKFLOWS}, a poll every {OUTAGE_WAIT_SECONDS} s; outage"
+        f" {outage_ended - started:.1f} s (all of Edulastic for the last {outage_ended - assigned:.1f} s)"
+        f"\npolls into the outage: {sum(met_in_total.values())} ({dict(met_in_total)}),"
+        f" per workflow {per_workflow[0]}–{per_workflow[-1]}"
+        f"\nEdulastic calls answered 503 by the outage: {edulastic['faults']['injected']}"
+        f"\nexecutions by status: {dict(by_status)}"
+        f"\ntime: assign {assigned - started:.1f} s, all final {settled - outage_ended:.1f} s after"
+        f" the outage, total {settled - started:.1f} s",
+        flush=True,
+    )
+
+    # Every workflow polled into the outage several times and rode it out: one execution each
+    # (generation 0: the sweeper restarted nothing), none failed.
+    assert len(executions) == OUTAGE_WORKFLOWS, by_status
+    failed = [e["executionArn"] for e in executions if e["status"] != "SUCCEEDED"]
+    assert not failed, "\n".join(execution_report(stack, arn) for arn in failed[:3])
+    assert all(e["name"].endswith("-g0") for e in executions), [e["name"] for e in executions]
+    assert per_workflow[0] >= MIN_POLLS_INTO_THE_OUTAGE, polls
+    # All 50 finalized and enrolled, once.
+    for student in (o.student for o in outcomes):
+        progress = stack.progress(student.id, EDU_LESSON).json()
+        assert progress["finalized"] is True and progress["accuracy"] == 100.0, (student.id, progress)
+        assert progress["enrollmentFailed"] is False, (student.id, progress)
+        assert stack.enrollments(student.id) == [NEXT_COURSE], student.id
 
 
 # --- the circuit breaker -------------------------------------------------------------------

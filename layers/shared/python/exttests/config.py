@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from .domain.links import LinkPolicy
 from .domain.models import ToolProvider
 from .errors import ConfigError
 
@@ -239,6 +240,9 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     edulastic: Connection | None = None
     mastery_track: Connection | None = None
+    # Which provider and write-back links may be stored and handed out (https; http only to the
+    # providers configured by environment with an http URL: the local simulators).
+    links: LinkPolicy = field(default_factory=LinkPolicy)
     # --- the learning platform ---------------------------------------------------------------
     roster_source: RosterSource = RosterSource.TABLE
     roster_cache_seconds: int = 300
@@ -260,6 +264,12 @@ class Settings:
 
         env = _Env(os.environ if environ is None else environ)
         source = RosterSource(env.choice("ROSTER_SOURCE", RosterSource.TABLE.value, tuple(RosterSource)))
+        edulastic = env.connection(
+            "edulastic", "EDULASTIC_SECRET_ID", _EDULASTIC_FIELDS, _EDULASTIC_REQUIRED, _EDULASTIC_DEFAULTS
+        )
+        mastery_track = env.connection(
+            "mastery-track", "MASTERY_TRACK_SECRET_ID", _MASTERY_TRACK_FIELDS, tuple(_MASTERY_TRACK_FIELDS)
+        )
         return cls(
             mastery_threshold=env.number("MASTERY_THRESHOLD", 90.0, low=0, high=100),
             waits=env.integers("WORKFLOW_WAIT_SECONDS", DEFAULT_WAITS),
@@ -276,18 +286,10 @@ class Settings:
             state_machine_arn=env.text("STATE_MACHINE_ARN"),
             kms_key_id=env.text("CREDENTIALS_KMS_KEY_ID", "alias/external-tests-credentials"),
             http=_http_settings(env),
-            edulastic=env.connection(
-                "edulastic",
-                "EDULASTIC_SECRET_ID",
-                _EDULASTIC_FIELDS,
-                _EDULASTIC_REQUIRED,
-                _EDULASTIC_DEFAULTS,
-            ),
-            mastery_track=env.connection(
-                "mastery-track",
-                "MASTERY_TRACK_SECRET_ID",
-                _MASTERY_TRACK_FIELDS,
-                tuple(_MASTERY_TRACK_FIELDS),
+            edulastic=edulastic,
+            mastery_track=mastery_track,
+            links=LinkPolicy.allowing_http_to(
+                c.overrides.get(key) for c in (edulastic, mastery_track) for key in ("base_url", "app_url")
             ),
             enrollment_deadline_seconds=env.integer("ENROLLMENT_DEADLINE_SECONDS", 86400, low=1),
             roster_source=source,

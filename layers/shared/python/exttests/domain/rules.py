@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFound, Unprocessable
 from .attempt import Attempt, EnrollmentStatus
 from .grades import next_grade
+from .links import LinkPolicy
 from .models import Difficulty, Lesson, LessonType, QuestionResult, Scores, ScoreStatus, Student, ToolProvider
 
 EXTERNAL_LESSON_TYPES = {t.value for t in LessonType}
@@ -107,8 +109,11 @@ def _int(value: Any) -> int | None:
     return int(number) if number is not None and number >= 0 else None
 
 
-def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
-    """MasteryTrack results from a stored OneRoster write-back record."""
+def writeback_scores(
+    record: dict[str, Any], test_url: str | None, link: Callable[[Any], str | None] = LinkPolicy().kept
+) -> Scores:
+    """MasteryTrack results from a stored OneRoster write-back record. A question's link is what
+    `link` makes of the written one when it keeps it (https only by default), else the test's."""
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     assert isinstance(metadata, dict)
     raw_questions = metadata.get("questions") or record.get("questions") or []
@@ -123,7 +128,7 @@ def writeback_scores(record: dict[str, Any], test_url: str | None) -> Scores:
                     id=str(raw.get("id") or raw.get("questionId") or index),
                     index=index,
                     title=str(raw.get("title") or f"Question {index + 1}"),
-                    url=raw.get("url") if isinstance(raw.get("url"), str) else test_url,
+                    url=link(raw.get("url")) or test_url,
                     difficulty=Difficulty.of(raw.get("difficulty")),
                     score=points,
                     max_score=max_score,

@@ -19,7 +19,7 @@ from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from ..domain.grades import grade_rank
 from ..domain.models import Credentials, Lesson, LessonType, ProviderAccount, Student, ToolProvider
 from ..domain.rules import check_lesson, check_student, student_email
-from ..errors import Busy, CircuitOpen, DeadlineExceeded, ProviderError, ProviderRejected
+from ..errors import Busy, CircuitOpen, DeadlineExceeded, ProviderError, ProviderRejected, ProviderUnavailable
 from ..observability import append_log_keys, logger
 from ..ports import Context, VersionConflict
 from ..providers.base import AssignRequest, ProviderTraits, WorkflowWait
@@ -198,6 +198,7 @@ def _assign_on_provider(
     try:
         with budget.reserving():
             assignment = deps.providers.get(provider).assign(request)
+        _check_test_url(deps, provider, assignment.test_url)
     except (ProviderError, DeadlineExceeded) as error:
         _after_provider_error(deps, error, intent, previous, account)
         raise
@@ -237,6 +238,15 @@ def _assign_on_provider(
     if account is not None:
         ctx.accounts[provider] = account
     return _outcome(deps, saved, ctx)
+
+
+def _check_test_url(deps: Deps, provider: ToolProvider, test_url: str) -> None:
+    """A test link clients may not get is a malformed provider answer (502): the assignment may
+    exist on the provider, so the intent is kept as after any answer that cannot be used."""
+    reason = deps.settings.links.refusal(test_url)
+    if reason is not None:
+        logger.warning("the provider's test link was refused", extra={"reason": reason})
+        raise ProviderUnavailable(provider.value, f"malformed answer: test_url refused ({reason})")
 
 
 def _after_provider_error(

@@ -6,6 +6,7 @@ stored record. Both end in the same transition to final (`finalize.apply_results
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..domain.rules import (
     writeback_scores,
 )
 from ..errors import BadRequest, NotFound, Unprocessable
-from ..observability import append_log_keys
+from ..observability import append_log_keys, logger
 from ..ports import Context
 from ..providers.base import AssignmentRef, TestResults
 from .attempts import Change, update_attempt
@@ -86,13 +87,31 @@ def import_for_context(deps: Deps, ctx: Context) -> Attempt:
     return apply_results(deps, head, change, lesson, ctx.student)
 
 
-def _questions_from(results: TestResults, test_url: str | None) -> list[QuestionResult]:
+def _checked_link(deps: Deps, what: str) -> Callable[[Any], str | None]:
+    """A link from a provider or a writer as clients may get it: None when absent or refused
+    (logged with the reason, which names at most the scheme)."""
+
+    def link(url: Any) -> str | None:
+        if url is None or url == "":
+            return None
+        reason = deps.settings.links.refusal(url)
+        if reason is None:
+            return str(url)
+        logger.warning("a link was refused", extra={"link": what, "reason": reason})
+        return None
+
+    return link
+
+
+def _questions_from(
+    results: TestResults, test_url: str | None, link: Callable[[Any], str | None]
+) -> list[QuestionResult]:
     return [
         QuestionResult(
             id=q.id,
             index=q.index,
             title=q.title or f"Question {q.index + 1}",
-            url=q.url or test_url,
+            url=link(q.url) or test_url,
             difficulty=Difficulty.of(q.difficulty),
             score=q.score or 0.0,
             max_score=q.max_score if q.max_score > 0 else 1.0,
@@ -140,7 +159,8 @@ def _pulled_change(deps: Deps, lesson: Lesson, results: TestResults) -> Change:
     def change(attempt: Attempt) -> Attempt | None:
         if attempt.is_final:
             return None
-        scores = score_questions(_questions_from(results, attempt.test_url))
+        link = _checked_link(deps, "question url")
+        scores = score_questions(_questions_from(results, attempt.test_url, link))
         final = edulastic_is_final(results.submitted, results.graded, scores.questions)
         updated = _with_scores(
             attempt,
@@ -170,7 +190,7 @@ def _process_writeback(deps: Deps, lesson: Lesson, attempt: Attempt) -> Attempt 
     status = record.get("scoreStatus")
     updated = _with_scores(
         attempt,
-        writeback_scores(record, attempt.test_url),
+        writeback_scores(record, attempt.test_url, _checked_link(deps, "write-back question url")),
         score_status=ScoreStatus(status) if status else attempt.score_status,
         score_date=record.get("scoreDate") or attempt.score_date,
     )
