@@ -623,7 +623,7 @@ def parked_stack(tmp_path: Path) -> Iterator[StackProcess]:
 
 
 def require(condition: object, message: object) -> None:
-    """A precondition of the scenario: fails the test outright (not covered by its xfail)."""
+    """A precondition of the scenario: fails the test outright, whatever the assertion that follows."""
     if not condition:
         pytest.fail(str(message), pytrace=False)
 
