@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from exttests import wiring
 from exttests.adapters.dynamo.keys import DOC, OUTBOX_PREFIX, PK
 from exttests.adapters.event_bus import EventBusPublisher
+from exttests.config import Settings
 from exttests.domain.events import DomainEvent
 from exttests.invocation import task_handler
 from exttests.observability import logger
@@ -28,15 +29,17 @@ from exttests.observability import logger
 # A batch that fails as a whole is reported record by record too (not raised): Lambda retries
 # exactly the reported records, and the IteratorAge alarm tells when they keep failing.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-_publisher: EventBusPublisher | None = None
+_publisher: tuple[Settings, EventBusPublisher] | None = None
 
 
 def publisher() -> EventBusPublisher:
+    """One publisher (and EventBridge client) per configuration: kept across warm invocations,
+    rebuilt when the configuration is (wiring.reset)."""
     global _publisher
-    if _publisher is None:
-        settings = wiring.settings()
-        _publisher = EventBusPublisher(settings.event_bus_name, settings.event_source)
-    return _publisher
+    settings = wiring.settings()
+    if _publisher is None or _publisher[0] is not settings:
+        _publisher = (settings, EventBusPublisher(settings.event_bus_name, settings.event_source))
+    return _publisher[1]
 
 
 def publish_record(record: DynamoDBRecord) -> None:
