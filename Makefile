@@ -26,7 +26,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 SAM_STAMP := $(VENV_SAM)/.sam-installed
 DEV_REQUIREMENTS := requirements-dev.txt layers/shared/requirements.txt
 
-.PHONY: help venv venv-sam test run demo bench smoke admin lint build clean
+.PHONY: help venv venv-sam test test-full run demo bench smoke admin lint build clean
 
 help: ## Show this help
 	@echo "Targets:"
@@ -60,6 +60,9 @@ test: $(DEV_STAMP) ## Run the test suite (PYTEST_ARGS=... to pass extra argument
 	rc=0; $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
+
+test-full: $(DEV_STAMP) ## The load tests at the size docs/reliability.md reports (CI runs it after test)
+	EXTTESTS_FULL_SCALE=1 $(PY) -m pytest -q -p no:cacheprovider -m scaled $(PYTEST_ARGS) tests
 
 run: $(DEV_STAMP) ## Start the local stack (moto + handlers + simulators) on 127.0.0.1
 	$(PY) -m local.stack

@@ -32,7 +32,11 @@ __all__ = [
 _NOT_FN = {"Ref", "Condition"}
 
 
-class CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (a template parses ~5x faster); same results.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CfnLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """SafeLoader that understands CloudFormation short-form intrinsic functions."""
 
 

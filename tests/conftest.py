@@ -170,6 +170,15 @@ def service_env(edulastic: Any, mastery_track: Any, resources: Any, waits: str) 
     }
 
 
+_SESSION: list[boto3.Session] = []
+
+
+def _shared_session() -> boto3.Session:
+    if not _SESSION:
+        _SESSION.append(boto3.Session())
+    return _SESSION[0]
+
+
 @pytest.fixture
 def workflow_waits() -> str:
     """Long waits by default: the workflow stays parked so tests drive the API themselves."""
@@ -193,6 +202,9 @@ def service(
     for sim in (edulastic, mastery_track):
         requests.post(f"{sim.url.rsplit('/', 1)[0]}/_control/reset", json={}, timeout=10).raise_for_status()
     with mock_aws_with_workflow():
+        # moto starts every mock with a new default boto3 session (~0.2 s to build); the
+        # credentials and region are the same fake ones in every test, so one session serves all.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", _shared_session())
         resources = create_resources(ROOT / "template.yaml")
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():

@@ -36,7 +36,7 @@ import pytest
 import requests
 
 from local.openapi import DOCUMENT
-from tests.support import DEMO_ROSTER
+from tests.support import DEMO_ROSTER, at_scale
 
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
@@ -62,9 +62,9 @@ STUDENT = "student-ada"
 LESSON = "lesson-edu-testout-math-g5"  # Edulastic: no workflow callback, nothing written in the background
 RECORD_LESSON = "lesson-mt-testout-math-g5"  # the write-back's record (written back to by MasteryTrack)
 HTTP_TIMEOUT = 30.0
-MIN_REQUESTS = 2000
+MIN_REQUESTS = at_scale(400, 2000)
 # Generated examples per (operation, mode); hypothesis may stop earlier when it runs out of ideas.
-EXAMPLES = 200
+EXAMPLES = at_scale(40, 200)
 SCHEMATHESIS_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -342,6 +342,7 @@ def _run_operation(stack: Stack, operation: Any, mode: Any, figures: Figures) ->
         figures.failures.append(f"{operation.label} ({mode.value}): a batch of pure reads wrote to the table")
 
 
+@pytest.mark.scaled
 def test_generated_requests_conform(stack: Stack) -> None:
     document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
     schema = schemathesis.openapi.from_dict(document)

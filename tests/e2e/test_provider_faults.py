@@ -33,6 +33,7 @@ import requests
 
 from tests.e2e.conftest import StackProcess, Student, e2e_student, running_stack
 from tests.e2e.conftest import write_roster as write_e2e_roster
+from tests.support import at_scale
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ MT_TEST_ID = "mt-math-g5"
 NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
 EDU_MAX_SCORES = [1, 1, 2, 1]
 SOAK_STUDENTS = 120
-SOAK_PER_PROVIDER = 30  # each costs the local stack ~0.5 s of CPU: 60 keep make test within bounds
+SOAK_PER_PROVIDER = at_scale(10, 30)  # each costs the local stack ~0.5 s of CPU
 SOAK_THREADS = 8
 FINALIZE_TIMEOUT = 120.0
 CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
@@ -226,7 +227,8 @@ def lost_write_back(stack: StackProcess, outcome: AssignOutcome, finished: dict[
     )
 
 
-def test_soak_60_assignments_under_provider_faults(soak_stack: StackProcess) -> None:
+@pytest.mark.scaled
+def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(soak_stack: StackProcess) -> None:
     stack = soak_stack
     started = time.monotonic()
     set_faults(stack, SOAK_FAULTS)
@@ -402,9 +404,9 @@ def test_soak_60_assignments_under_provider_faults(soak_stack: StackProcess) -> 
 
 # Time scaled down: the workflow's 2 s waits stand for the minutes between its polls, the
 # breaker's 1 s cool-down for its 30 s. Edulastic's result routes (what a poll calls) are down from
-# before the first assignment, the whole of Edulastic once all 50 are assigned, and it stays down
+# before the first assignment, the whole of Edulastic once all are assigned, and it stays down
 # until every workflow has polled into the outage at least MIN_POLLS_INTO_THE_OUTAGE times.
-OUTAGE_WORKFLOWS = 50
+OUTAGE_WORKFLOWS = at_scale(12, 50)
 OUTAGE_WAIT_SECONDS = 2
 MIN_POLLS_INTO_THE_OUTAGE = 3
 OUTAGE_LIMIT = 60.0  # seconds: the test fails if the polls do not come within this
@@ -448,7 +450,8 @@ def fewest_polls_into_the_outage(stack: StackProcess) -> int:
     return min(counts) if len(counts) == OUTAGE_WORKFLOWS else 0
 
 
-def test_a_long_provider_outage_while_fifty_workflows_poll_loses_nothing(
+@pytest.mark.scaled
+def test_a_long_provider_outage_while_the_workflows_poll_loses_nothing(
     outage_stack: StackProcess,
 ) -> None:
     stack = outage_stack

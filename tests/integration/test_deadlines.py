@@ -110,6 +110,9 @@ def test_the_workflow_rides_a_hanging_provider_out_without_the_sweeper(service: 
     boto3.client("lambda").update_function_configuration(FunctionName="WorkflowTasksFunction", Timeout=4)
     assert service.assign(ADA, EDU_TESTOUT)[0] == 200
     head = service.head(ADA, EDU_TESTOUT)
+    # Hang the next two calls before the test is finished: whenever the first poll comes (its wait
+    # is 0 s), the two after the student finished run out of time before one gets the results.
+    service.edulastic_control("faults", {"timeoutRate": 1, "timeoutSeconds": 60, "times": 2})
     service.edulastic_control(
         "finish",
         {
@@ -119,7 +122,6 @@ def test_the_workflow_rides_a_hanging_provider_out_without_the_sweeper(service: 
             "questions": [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)],
         },
     )
-    service.edulastic_control("faults", {"timeoutRate": 1, "timeoutSeconds": 60, "times": 2})
     prefix = service.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
     from exttests.adapters.step_functions import execution_name
 
