@@ -228,7 +228,9 @@ def lost_write_back(stack: StackProcess, outcome: AssignOutcome, finished: dict[
 
 
 @pytest.mark.scaled
-def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(soak_stack: StackProcess) -> None:
+def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(
+    soak_stack: StackProcess,
+) -> None:
     stack = soak_stack
     started = time.monotonic()
     set_faults(stack, SOAK_FAULTS)
