@@ -13,7 +13,15 @@ import boto3
 import pytest
 import requests
 
-from tests.support import DEMO_ROSTER, EDU_USER, MT_USER, ROOT, http_event, start_simulators
+from tests.support import (
+    DEMO_ROSTER,
+    EDU_USER,
+    MT_USER,
+    ROOT,
+    http_event,
+    shared_boto3_session,
+    start_simulators,
+)
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -170,15 +178,6 @@ def service_env(edulastic: Any, mastery_track: Any, resources: Any, waits: str) 
     }
 
 
-_SESSION: list[boto3.Session] = []
-
-
-def _shared_session() -> boto3.Session:
-    if not _SESSION:
-        _SESSION.append(boto3.Session())
-    return _SESSION[0]
-
-
 @pytest.fixture
 def workflow_waits() -> str:
     """Long waits by default: the workflow stays parked so tests drive the API themselves."""
@@ -202,9 +201,7 @@ def service(
     for sim in (edulastic, mastery_track):
         requests.post(f"{sim.url.rsplit('/', 1)[0]}/_control/reset", json={}, timeout=10).raise_for_status()
     with mock_aws_with_workflow():
-        # moto starts every mock with a new default boto3 session (~0.2 s to build); the
-        # credentials and region are the same fake ones in every test, so one session serves all.
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", _shared_session())
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_boto3_session())
         resources = create_resources(ROOT / "template.yaml")
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():

@@ -17,6 +17,7 @@ from exttests import roster_loader
 from exttests.adapters.dynamo import keys
 from exttests.domain.roster import lesson_from_documents, student_from_user
 from exttests.roster_loader import RosterFileError, load_roster, load_roster_file, main
+from tests.support import shared_boto3_session
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "local" / "demo_roster.json"
@@ -48,8 +49,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def ddb(aws_env: None) -> Iterator[Any]:
+def ddb(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_boto3_session())
         client = boto3.client("dynamodb")
         _create_table(client)
         yield client
