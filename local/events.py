@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 import requests
 
-from local.lambda_dispatch import FunctionSpec, Invoker, Throttled
+from local.lambda_dispatch import FunctionSpec, Invoker, Throttled, dynamodb_paused
 
 log = logging.getLogger("local.events")
 
@@ -55,6 +55,26 @@ def _kept_by_filter(record: dict[str, Any]) -> bool:
     return record.get("eventName") == "INSERT" and str(keys.get("PK", {}).get("S", "")).startswith(
         OUTBOX_PREFIX
     )
+
+
+def forget_read_stream_records(stream_arn: str, last_read: int) -> None:
+    """Drop the table's stream records up to `last_read` from moto's memory (this publisher, the
+    only reader, holds what it still has to publish). moto keeps every record forever and
+    deep-copies them with the table in each transaction: without this, writes get slower as the
+    stack runs. Sequence numbers stay as they were."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    for backends in dynamodb_backends.values():
+        for backend in backends.values():
+            for table in list(backend.tables.values()):
+                shard = table.stream_shard
+                if shard is None or table.latest_stream_label is None or table.table_arn not in stream_arn:
+                    continue
+                with dynamodb_paused():
+                    drop = min(last_read + 1 - shard.starting_sequence_number, len(shard.items))
+                    if drop > 0:
+                        del shard.items[:drop]
+                        shard.starting_sequence_number += drop
 
 
 class StreamPublisher:
@@ -102,8 +122,11 @@ class StreamPublisher:
             if iterator is None:
                 continue
             answer = self.streams.get_records(ShardIterator=iterator)
-            found += answer.get("Records", [])
+            records = answer.get("Records", [])
+            found += records
             self._iterators[shard_id] = answer.get("NextShardIterator")
+            if records:
+                forget_read_stream_records(self.stream_arn, int(records[-1]["dynamodb"]["SequenceNumber"]))
         return found
 
     def _publish(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -455,10 +455,17 @@ def serialize_dynamodb() -> None:
         if _dynamodb_serialized:
             return
         original = DynamoHandler.call_action
+        from moto.core.model_instances import reset_model_data
 
         def call_action(self: Any) -> Any:
             with _dynamodb_lock:
-                return original(self)
+                try:
+                    return original(self)
+                finally:
+                    # moto registers every model instance it makes for its dashboard, and each
+                    # transaction deep-copies the table: never released, a long-running stack
+                    # grows by gigabytes and its garbage collections slow everything down.
+                    reset_model_data()
 
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
         _dynamodb_serialized = True
