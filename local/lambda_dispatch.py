@@ -457,6 +457,10 @@ def serialize_dynamodb() -> None:
         original = DynamoHandler.call_action
         from moto.core.model_instances import reset_model_data
 
+        from local import moto_transactions
+
+        moto_transactions.install()
+
         def call_action(self: Any) -> Any:
             with _dynamodb_lock:
                 try:
