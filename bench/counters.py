@@ -76,6 +76,7 @@ class DynamoCall:
     error: str | None = None
     on_measuring_thread: bool = True
     read_bytes: list[int | None] = field(default_factory=list)  # None: the key did not exist
+    read_kinds: list[str] = field(default_factory=list)  # the kind of item each read was for
     consistent: bool = False
     written: list[WrittenItem] = field(default_factory=list)
     index_writes: int = 0
@@ -87,6 +88,7 @@ class DynamoCall:
             "failed": self.error is not None,
             "consistent": self.consistent,
             "read_bytes": self.read_bytes,
+            "read_kinds": self.read_kinds,
             "written": [w.__dict__ for w in self.written],
             "index_writes": self.index_writes,
             "due_index_writes": self.due_index_writes,
@@ -303,6 +305,7 @@ def describe(call: DynamoCall, parsed: dict[str, Any], states: _ItemStates) -> N
             else:
                 states.missing(params["Key"])
                 call.read_bytes.append(None)
+            call.read_kinds.append(layout.kind(*states.key(params["Key"])))
         elif call.operation == "BatchGetItem":
             found: dict[Key, int] = {}
             for items in (parsed.get("Responses") or {}).values():
@@ -315,10 +318,12 @@ def describe(call: DynamoCall, parsed: dict[str, Any], states: _ItemStates) -> N
                     if states.key(key) not in found:
                         states.missing(key)
                     call.read_bytes.append(found.get(states.key(key)))
+                    call.read_kinds.append(layout.kind(*states.key(key)))
         else:
             call.consistent = bool(params.get("ConsistentRead")) and not params.get("IndexName")
             # A query is billed on the sum of what it returns (index entries: keys only).
             call.read_bytes.append(sum(item_bytes(item) for item in parsed.get("Items") or []))
+            call.read_kinds.append("index entries" if params.get("IndexName") else "query")
         return
     for action, body, transactional in _writes_of(call.operation, params):
         key, size = _write_sizes(states, action, body)

@@ -401,6 +401,12 @@ def workloads(service: Any) -> list[Workload]:
     def task(name: str, **extra: Any) -> Callable[[int], Invocation]:
         return lambda i: Invocation("workflow_tasks", task_event(name, student_id(i), EDU_LESSON, **extra))
 
+    def poll_again(i: int) -> Invocation:
+        # The first poll stores the test's (unanswered) questions; the ones after it find nothing new.
+        poll = task("poll", step=1, waits=[60, 120, 300, 600, 1800, 3600])(i)
+        invoke(poll)
+        return poll
+
     def poll_after_more_answers(i: int) -> Invocation:
         finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4, submitted=False, answered=2)
         return task("poll", step=1, waits=[60, 120, 300, 600, 1800, 3600])(i)
@@ -465,6 +471,21 @@ def workloads(service: Any) -> list[Workload]:
             lambda i: Invocation("assign", assign_event(mt_student_id(i), MT_LESSON)),
             check=lambda i, a: ok(a),
             key=mt_on(MT_LESSON),
+            counts_only=True,
+        ),
+        Workload(
+            "task_poll_idle_mastery_track",
+            "workflow task poll, nothing written back yet (MasteryTrack; moves the due time)",
+            lambda i: Invocation("workflow_tasks", task_event("poll", mt_student_id(i), MT_LESSON, step=1)),
+            check=_task_says(finalized=False),
+            key=mt_on(MT_LESSON),
+            counts_only=True,
+        ),
+        Workload(
+            "task_poll_idle",
+            "workflow task poll, nothing new (Edulastic, not started; moves the due time)",
+            poll_again,
+            check=_task_says(finalized=False),
             counts_only=True,
         ),
         Workload(
