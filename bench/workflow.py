@@ -17,6 +17,7 @@ from typing import Any
 from bench import scenarios as sc
 from bench.harness import EDU_LESSON, MT_LESSON, execution_arn, service, student_id
 from tests.support import execution_history, states_entered, wait_for_end, wait_until
+from tools.capacity import poll_times
 
 DEFAULT_WAITS = [60, 120, 300, 600, 1800, 3600]
 LAMBDA_EVENTS = ("TaskScheduled", "LambdaFunctionScheduled")
@@ -36,13 +37,7 @@ def counts(arn: str) -> dict[str, Any]:
 
 def polls_for(finished_after_s: float, waits: list[int]) -> int:
     """Polls until the first one at or after `finished_after_s` (first poll after waits[0])."""
-    at, step, polls = 0.0, 0, 0
-    while True:
-        at += waits[min(step, len(waits) - 1)]
-        step += 1
-        polls += 1
-        if at >= finished_after_s:
-            return polls
+    return len(poll_times(finished_after_s, waits))
 
 
 def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
