@@ -52,6 +52,7 @@ from bench.harness import (
     service_dynamo_client,
     simulators_of,
     student_id,
+    trim_table_stream,
 )
 from tests.support import ROOT, http_event
 
@@ -615,6 +616,7 @@ def run_once(service: Any, counter: Counters, workload: Workload, i: int) -> Mea
     result = measure(service, counter, invocation)
     workload.check(i, result.answer)
     workload.after(i)
+    trim_table_stream(service.table)
     return result
 
 

@@ -322,8 +322,8 @@ def use_case_usage(
             "calls:timeback enroll": enroll_calls,
         }
     )
-    for provider, n in provider_calls.items():
-        usage[f"calls:{provider}"] = n
+    for provider, count in provider_calls.items():
+        usage[f"calls:{provider}"] = count
     if function in HTTP_FUNCTIONS:
         usage[f"http:{function}"] = 1
     return usage
@@ -334,7 +334,8 @@ def use_case_usage(
 class Step:
     """Requests at one moment of a test: each named use case with its weight (how often it
     happens per test); `roster`: it reads the student and the lesson (cached or not, with the
-    live roster); `grown`: the attempt item holds the Edulastic test's results by then."""
+    live roster); `grown`: the attempt item holds the Edulastic test's results by then;
+    `transitions`: the state transitions the workflow makes there."""
 
     minute: float
     choices: tuple[tuple[str, float], ...]
@@ -342,6 +343,7 @@ class Step:
     grown: bool = False
     drop_kms: bool = False
     as_task: bool = False  # run by the workflow's Poll task, not by a client's request
+    transitions: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,6 @@ class Plan:
 
     name: str
     steps: tuple[Step, ...]
-    transitions: float = 0.0
     open_hours: float = 0.0  # how long its execution stays open
     no_workflow: bool = False
 
@@ -387,6 +388,7 @@ def _finalizing(enrolls: float, with_enrollment: str, without: str) -> tuple[tup
 
 
 def _assign_steps(mix: Mix, edulastic: bool) -> list[Step]:
+    first: tuple[tuple[str, float], ...]
     if edulastic:
         first = (
             ("assign_edulastic", mix.new_student_share),
@@ -421,30 +423,38 @@ def _writeback_steps(mix: Mix) -> list[Step]:
     return steps
 
 
+def _polls(minutes: list[float], use_case: str, per_poll: float, **step: Any) -> list[Step]:
+    return [Step(m, ((use_case, 1.0),), transitions=per_poll, **step) for m in minutes]
+
+
+def _workflow_starts(transitions: float) -> Step:
+    return Step(0, (), roster=False, transitions=transitions)
+
+
 def workflow_plans(mix: Mix, deployment: Deployment, workflow: Workflow) -> dict[str, Plan]:
     """This service: the workflow polls Edulastic with backoff and waits for MasteryTrack's
-    write-back; clients import once and show the progress once."""
+    write-back; clients import once and show the progress once. The state transitions are the
+    measured ones: Route (+ AwaitWriteBack), Wait + Poll + Decide per poll (no Wait before the
+    first poll after a callback timed out), then the finalization tail or Expired."""
     enrolls = mix.enrollments_per_finalized_test
-    finished = poll_times(mix.test_minutes * 60, deployment.waits)
-    polls = [Step(t / 60, (("task_poll_not_final", 1.0),), grown=True) for t in finished[:-1]]
-    last = finished[-1] / 60
-    polls.append(
-        Step(
-            last,
-            _finalizing(enrolls, "import_finalizes", "import_finalizes_no_enrollment"),
-            grown=True,
-            as_task=True,
-        )
-    )
+    finished = [t / 60 for t in poll_times(mix.test_minutes * 60, deployment.waits)]
+    last = finished[-1]
     edulastic = Plan(
         "Edulastic, taken",
         (
             *_assign_steps(mix, True),
-            *polls,
-            Step(last, (("task_enroll_done", 1.0),), roster=False),
+            _workflow_starts(workflow.head),
+            *_polls(finished[:-1], "task_poll_not_final", workflow.per_poll, grown=True),
+            Step(
+                last,
+                _finalizing(enrolls, "import_finalizes", "import_finalizes_no_enrollment"),
+                grown=True,
+                as_task=True,
+                transitions=workflow.per_poll,
+            ),
+            Step(last, (("task_enroll_done", 1.0),), roster=False, transitions=workflow.finalized_tail),
             *_client_steps(mix, last, edulastic=True),
         ),
-        transitions=workflow.head + workflow.per_poll * len(finished) + workflow.finalized_tail,
         open_hours=last / 60,
     )
     mastery_track = Plan(
@@ -453,32 +463,40 @@ def workflow_plans(mix: Mix, deployment: Deployment, workflow: Workflow) -> dict
             *_assign_steps(mix, False),
             Step(0, (("task_register_callback", 1.0),), roster=False),
             *_writeback_steps(mix),
-            Step(mix.test_minutes, (("task_poll_final", 1.0),)),
+            Step(mix.test_minutes, (("task_poll_final", 1.0),), transitions=workflow.mastery_track),
             Step(mix.test_minutes, (("task_enroll_done", 1.0),), roster=False),
             *_client_steps(mix, mix.test_minutes, edulastic=False),
         ),
-        transitions=workflow.mastery_track,
         open_hours=mix.test_minutes / 60,
     )
     deadline = deployment.deadline_days * 86400
-    idle = poll_times(deadline, deployment.waits)
+    idle = [t / 60 for t in poll_times(deadline, deployment.waits)]
     edulastic_abandoned = Plan(
         "Edulastic, never taken",
-        (*_assign_steps(mix, True), *(Step(t / 60, (("task_poll_idle", 1.0),)) for t in idle)),
-        transitions=workflow.head + workflow.per_poll * len(idle) + workflow.expired_tail,
-        open_hours=idle[-1] / 3600,
+        (
+            *_assign_steps(mix, True),
+            _workflow_starts(workflow.head),
+            *_polls(idle, "task_poll_idle", workflow.per_poll),
+            Step(idle[-1], (), roster=False, transitions=workflow.expired_tail),
+        ),
+        open_hours=idle[-1] / 60,
     )
-    # The callback times out, then the poll starts at once and backs off again.
-    timed_out = poll_times(deadline, deployment.waits, start_s=deployment.callback_timeout_s, first_wait=0)
+    # The callback times out, then the poll starts at once (no Wait) and backs off again.
+    timed_out = [
+        t / 60
+        for t in poll_times(deadline, deployment.waits, start_s=deployment.callback_timeout_s, first_wait=0)
+    ]
+    polls = _polls(timed_out, "task_poll_idle_mastery_track", workflow.per_poll)
     mastery_track_abandoned = Plan(
         "MasteryTrack, never taken",
         (
             *_assign_steps(mix, False),
-            Step(0, (("task_register_callback", 1.0),), roster=False),
-            *(Step(t / 60, (("task_poll_idle_mastery_track", 1.0),)) for t in timed_out),
+            Step(0, (("task_register_callback", 1.0),), roster=False, transitions=workflow.head + 1),
+            replace(polls[0], transitions=workflow.per_poll - 1),
+            *polls[1:],
+            Step(timed_out[-1], (), roster=False, transitions=workflow.expired_tail),
         ),
-        transitions=workflow.head + 1 + workflow.per_poll * len(timed_out) - 1 + workflow.expired_tail,
-        open_hours=timed_out[-1] / 3600,
+        open_hours=timed_out[-1] / 60,
     )
     return {
         "edulastic": edulastic,
@@ -590,6 +608,7 @@ def plan_usage(
     for step, hit in zip(steps, hits, strict=True):
         source = records if hit is None or live is None else live["cached" if hit else "uncached"]
         target = result.first_hour if step.minute < 60 else result.later
+        target.add({"transitions": step.transitions})
         for name, weight in step.choices:
             usage = use_case_usage(
                 source[name],
@@ -601,7 +620,6 @@ def plan_usage(
                 as_task=step.as_task,
             )
             target.add(usage, weight)
-    result.first_hour["transitions"] = result.first_hour.get("transitions", 0.0) + plan.transitions
     result.first_hour["open_execution_hours"] = plan.open_hours
     return result
 
@@ -922,7 +940,7 @@ def amount(value: float) -> str:
 PER_TEST_ROWS = (
     ("HTTP API requests", lambda u: u.total("http:")),
     ("Lambda invocations", lambda u: u.total("lambda:")),
-    ("Lambda GB-seconds", lambda u: u.total("lambda_ms:") / 1000),
+    ("Lambda compute seconds (x memory GB = GB-s)", lambda u: u.total("lambda_ms:") / 1000),
     ("DynamoDB read request units", lambda u: u.get("dynamodb_rru", 0.0)),
     ("DynamoDB write request units (incl. index)", lambda u: u.get("dynamodb_wru", 0.0)),
     ("writes on the due view (index)", lambda u: u.get("due_index_writes", 0.0)),
@@ -941,6 +959,25 @@ def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def describe_mix(mix: Mix) -> str:
+    types = ", ".join(f"{t} {share:.0%} ({enrolls:.0%} enroll)" for t, share, enrolls in mix.lesson_types)
+    return "; ".join(
+        [
+            f"{mix.edulastic_share:.0%} Edulastic, the rest MasteryTrack",
+            f"lesson types {types} = {mix.enrollments_per_finalized_test:.2f} enrollments per finalized test",
+            f"{mix.test_minutes:g} min from assignment to the final result",
+            f"{mix.edulastic_questions} questions per Edulastic test",
+            f"{mix.new_student_share:.0%} of Edulastic assigns for a new student",
+            f"{mix.assign_twice_share:.0%} of tests assigned twice",
+            f"{mix.writebacks_per_mastery_track_test} write-backs per MasteryTrack test",
+            f"{mix.client_imports_per_test:g} client import and {mix.progress_per_test:g} progress per test",
+            f"{mix.abandoned_share:.0%} of tests never taken",
+            f"busiest hour {mix.peak_factor:g}x the 24-hour average",
+            f"events webhook {'on' if mix.webhook else 'off'}",
+        ]
+    )
 
 
 def render(
@@ -965,13 +1002,7 @@ def render(
         f"Deployment: {deployment.memory_mb} MB {deployment.architecture}, waits "
         f"{','.join(map(str, deployment.waits))} s, deadline {deployment.deadline_days:g} days, roster cache "
         f"{deployment.roster_cache_s:g} s, {deployment.due_shards} due-view shards. "
-        f"Mix (assumed): {mix.edulastic_share:.0%} Edulastic; lesson types "
-        + ", ".join(f"{t} {s:.0%} ({e:.0%} enroll)" for t, s, e in mix.lesson_types)
-        + f" = {mix.enrollments_per_finalized_test:.2f} enrollments per finalized test; {mix.test_minutes:g} min per "
-        f"test; {mix.edulastic_questions} questions per Edulastic test; {mix.new_student_share:.0%} new Edulastic "
-        f"students; {mix.assign_twice_share:.0%} assigned twice; {mix.writebacks_per_mastery_track_test} write-backs "
-        f"per MasteryTrack test; {mix.abandoned_share:.0%} never taken; peak hour {mix.peak_factor:g}x the average; "
-        f"webhook {'on' if mix.webhook else 'off'}.",
+        f"Mix (assumed): {describe_mix(mix)}.",
         "",
         "## Per test (taken and never-taken tests mixed)",
         "",
