@@ -238,18 +238,20 @@ def item_layout() -> Any:
     return ItemLayout(kind=_item_kind, index_pk=keys.GSI1PK, index_sk=keys.GSI1SK, due_prefix=keys.DUE)
 
 
-def trim_table_stream(table: str) -> None:
-    """Forget the stream records moto keeps for the table (in-process, nothing reads them). moto
-    deep-copies the whole table, its stream records included, before every TransactWriteItems;
-    the records point back at the table, so each copy is a reference cycle only the cyclic GC
-    frees: with thousands of records the bench slows down with every request and grows to tens of
-    gigabytes. (moto 5.2.5 internals: the backend's Table.stream_shard.items.)"""
+def release_moto_memory(table: str) -> None:
+    """Let go of what moto keeps for nobody in-process, between requests (moto 5.2.5 internals):
+    the table's stream records (nothing reads them: the bench publishes the outbox itself), and
+    moto's register of every model instance ever created (for its dashboard). moto deep-copies
+    the whole table before every TransactWriteItems, and each copied item lands in that register:
+    without this the bench slows down with every request and grows to tens of gigabytes."""
     from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.model_instances import reset_model_data
     from moto.dynamodb.models import dynamodb_backends
 
     shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].tables[table].stream_shard
     if shard is not None:
         shard.items.clear()
+    reset_model_data()
 
 
 def drop_roster_cache(table: str, student: str, lesson: str) -> None:

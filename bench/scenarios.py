@@ -48,11 +48,11 @@ from bench.harness import (
     publisher_events_client,
     question_lesson,
     register_question_tests,
+    release_moto_memory,
     service_aws_clients,
     service_dynamo_client,
     simulators_of,
     student_id,
-    trim_table_stream,
 )
 from tests.support import ROOT, http_event
 
@@ -616,7 +616,7 @@ def run_once(service: Any, counter: Counters, workload: Workload, i: int) -> Mea
     result = measure(service, counter, invocation)
     workload.check(i, result.answer)
     workload.after(i)
-    trim_table_stream(service.table)
+    release_moto_memory(service.table)
     return result
 
 

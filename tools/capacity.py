@@ -961,6 +961,61 @@ def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     return lines
 
 
+def measured_table(results: Mapping[str, Any], deployment: Deployment, latency: Latency) -> list[str]:
+    """The measured figures per request the model uses, with the duration it assumes in AWS."""
+    records, live = results["use_cases"], results.get("live_roster") or {}
+    rows = []
+    for name, record in records.items():
+        if "capacity" not in record or name.startswith("import_finalizes_q") or name == "sweeper":
+            continue
+        usage = use_case_usage(record, deployment, latency)
+        platform = "–"
+        if name in live.get("cached", {}):
+
+            def cell(variant: Mapping[str, Any]) -> str:
+                calls = use_case_usage(variant, deployment, latency).total("calls:timeback")
+                return f"{variant['round_trips']} RT, {calls:g}"
+
+            platform = f"{cell(live['uncached'][name])} / {cell(live['cached'][name])}"
+        rows.append(
+            [
+                name,
+                record["function"],
+                str(record["round_trips"]),
+                amount(usage["dynamodb_rru"]),
+                amount(usage["dynamodb_wru"]),
+                str(record["due_index_writes"]),
+                str(record["provider_calls"]),
+                platform,
+                amount(usage["kms"]),
+                str(len(record.get("events") or [])),
+                amount(record["latency"]["handler_cpu"]["p50_ms"]),
+                f"{usage['lambda_ms:' + record['function']]:.0f}",
+            ]
+        )
+    return [
+        "## Measured per request (bench) and the duration assumed in AWS",
+        "",
+        *table(
+            [
+                "use case",
+                "function",
+                "RT",
+                "RRU",
+                "WRU",
+                "due-view writes",
+                "provider calls",
+                "live roster: uncached / cached (RT, platform calls)",
+                "KMS",
+                "events",
+                "CPU ms",
+                "ms in AWS",
+            ],
+            rows,
+        ),
+    ]
+
+
 def describe_mix(mix: Mix) -> str:
     types = ", ".join(f"{t} {share:.0%} ({enrolls:.0%} enroll)" for t, share, enrolls in mix.lesson_types)
     return "; ".join(
@@ -1003,6 +1058,8 @@ def render(
         f"{','.join(map(str, deployment.waits))} s, deadline {deployment.deadline_days:g} days, roster cache "
         f"{deployment.roster_cache_s:g} s, {deployment.due_shards} due-view shards. "
         f"Mix (assumed): {describe_mix(mix)}.",
+        "",
+        *measured_table(results, deployment, latency),
         "",
         "## Per test (taken and never-taken tests mixed)",
         "",
