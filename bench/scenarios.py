@@ -61,6 +61,7 @@ IMPORT = "/powerpath/importExternalTestAssignmentResults"
 PROGRESS = "/powerpath/getAssessmentProgress"
 WRITEBACK_ROUTE = "/ims/oneroster/gradebook/v1p2/assessmentResults/{sourcedId}"
 QUESTION_COUNTS = (10, 50, 200)
+POLL_WAITS = [60, 120, 300, 600, 1800, 3600]  # the template's default schedule, as the workflow passes it
 
 
 @dataclass
@@ -404,13 +405,13 @@ def workloads(service: Any) -> list[Workload]:
 
     def poll_again(i: int) -> Invocation:
         # The first poll stores the test's (unanswered) questions; the ones after it find nothing new.
-        poll = task("poll", step=1, waits=[60, 120, 300, 600, 1800, 3600])(i)
+        poll = task("poll", step=1, waits=POLL_WAITS)(i)
         invoke(poll)
         return poll
 
     def poll_after_more_answers(i: int) -> Invocation:
         finish_edulastic(service, student_id(i), email(i), EDU_LESSON, 4, submitted=False, answered=2)
-        return task("poll", step=1, waits=[60, 120, 300, 600, 1800, 3600])(i)
+        return task("poll", step=1, waits=POLL_WAITS)(i)
 
     def writeback_invocation(lesson: str, *, final: bool) -> Callable[[int], Invocation]:
         def prepare(i: int) -> Invocation:
@@ -517,7 +518,7 @@ def workloads(service: Any) -> list[Workload]:
         Workload(
             "task_poll_final",
             "workflow task poll of a final attempt (after the import or write-back finalized it)",
-            task("poll", step=5, waits=[60, 120, 300, 600, 1800, 3600]),
+            task("poll", step=5, waits=POLL_WAITS),
             check=_task_says(finalized=True),
             counts_only=True,
         ),

@@ -821,26 +821,24 @@ def hot_spots(usage: DesignUsage, tests_per_day: int, mix: Mix, deployment: Depl
 
     due = rates.get("due_index_writes", 0.0)
     per_shard = due / deployment.due_shards
-    needed = max(1, math.ceil(due / (quota("dynamodb_partition_wcu") / 2)))
+    half = quota("dynamodb_partition_wcu") / 2
+    needed = max(1, math.ceil(due / half))
+    ceiling = tests_per_day * deployment.due_shards * half / due if due else math.inf
     row(
         f"due view: index writes per shard ({deployment.due_shards} shards)",
         per_shard,
         quota("dynamodb_partition_wcu"),
         "WCU/s",
-        f"; {due:,.0f} WCU/s in all, {needed} shard(s) keep each under half the limit",
+        f"; {due:,.0f} WCU/s in all: {needed} shard(s) keep each under half a partition; "
+        f"{deployment.due_shards} do up to {ceiling:,.0f} tests a day",
     )
-    row(
-        "DynamoDB table: write units",
-        rates.get("dynamodb_wru", 0.0),
-        quota("dynamodb_table_ondemand"),
-        "WRU/s",
-    )
-    row(
-        "DynamoDB table: read units",
-        rates.get("dynamodb_rru", 0.0),
-        quota("dynamodb_table_ondemand"),
-        "RRU/s",
-    )
+    for label, key, limit, unit in (
+        ("DynamoDB table: write units", "dynamodb_wru", "dynamodb_table_ondemand", "WRU/s"),
+        ("DynamoDB table: read units", "dynamodb_rru", "dynamodb_table_ondemand", "RRU/s"),
+        ("Step Functions: StartExecution", "executions", "sfn_start_execution_refill", "/s"),
+        ("Step Functions: state transitions", "transitions", "sfn_transition_refill", "/s"),
+    ):
+        row(label, rates.get(key, 0.0), quota(limit), unit)
     per_route = {k.removeprefix("http:"): v for k, v in rates.items() if k.startswith("http:")}
     busiest = max(per_route, key=lambda k: per_route[k]) if per_route else "none"
     row(
@@ -852,21 +850,7 @@ def hot_spots(usage: DesignUsage, tests_per_day: int, mix: Mix, deployment: Depl
     )
     row("HTTP API: all routes, account", sum(per_route.values()), quota("http_api_account"), "req/s")
     running = concurrency(rates)
-    row(
-        "Lambda: concurrent executions, all functions", sum(running.values()), quota("lambda_concurrency"), ""
-    )
-    row(
-        "Step Functions: StartExecution",
-        rates.get("executions", 0.0),
-        quota("sfn_start_execution_refill"),
-        "/s",
-    )
-    row(
-        "Step Functions: state transitions",
-        rates.get("transitions", 0.0),
-        quota("sfn_transition_refill"),
-        "/s",
-    )
+    row("Lambda: concurrent executions", sum(running.values()), quota("lambda_concurrency"), "")
     open_executions = usage.per_test.total.get("open_execution_hours", 0.0) * tests_per_day / 24
     row("Step Functions: open executions", open_executions, quota("sfn_open_executions"), "")
     row("EventBridge: PutEvents", rates.get("put_events", 0.0), quota("eventbridge_put_events"), "/s")
@@ -1120,11 +1104,17 @@ def render(
             mix,
             replace(deployment, waits=(*deployment.waits, 86400)),
         ),
+        (
+            "... and a 7-day deadline",
+            mix,
+            replace(deployment, waits=(*deployment.waits, 86400), deadline_days=7),
+        ),
         ("50 questions per Edulastic test", replace(mix, edulastic_questions=50), deployment),
     ]
     rows = []
     for label, m, d in scenarios:
         u = design_usage(Design(ours.design.name, workflow_plans(m, d, workflow)), results, m, d, latency)
+        polling = design_usage(Design("PowerPath-style", powerpath_plans(m)), results, m, d, latency)
         cost = month(top, u, results, m, d, latency, observability)
         rates = peak_rates(u, top, m)
         rows.append(
@@ -1134,7 +1124,9 @@ def render(
                 money(cost.cost["Step Functions transitions"]),
                 money(cost.cost["DynamoDB writes (incl. index)"]),
                 amount(rates.get("calls:edulastic", 0.0)),
+                amount(rates.get("transitions", 0.0)),
                 amount(u.per_test.total.get("open_execution_hours", 0.0) * top / 24),
+                money(month(top, polling, results, m, d, latency, observability).total),
             ]
         )
     out += table(
@@ -1144,7 +1136,9 @@ def render(
             "Step Functions",
             "DynamoDB writes",
             "Edulastic calls/s at peak",
+            "transitions/s at peak",
             "open executions",
+            "PowerPath-style total",
         ],
         rows,
     )
