@@ -287,11 +287,11 @@ def use_case_usage(
     function = "workflow_tasks" if as_task else record["function"]
     drop_kms = drop_kms or as_task
     routes: Mapping[str, int] = record.get("provider_routes") or {}
-    aws = {k: v for k, v in (record.get("aws_calls") or {}).items()}
-    if drop_kms:
-        aws = {k: v for k, v in aws.items() if not k.startswith("kms:")}
-    if no_workflow:
-        aws = {k: v for k, v in aws.items() if k != "sfn:StartExecution"}
+    aws = {
+        call: n
+        for call, n in (record.get("aws_calls") or {}).items()
+        if not (drop_kms and call.startswith("kms:")) and not (no_workflow and call == "sfn:StartExecution")
+    }
     platform = {r: n for r, n in routes.items() if r.startswith(PLATFORM)}
     enroll_calls = sum(n for r, n in platform.items() if ENROLLMENT_ROUTE in r)
     provider_calls = {r.split(":", 1)[0]: 0.0 for r in routes if not r.startswith(PLATFORM)}
