@@ -26,7 +26,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 SAM_STAMP := $(VENV_SAM)/.sam-installed
 DEV_REQUIREMENTS := requirements-dev.txt layers/shared/requirements.txt
 
-.PHONY: help venv venv-sam test test-full run demo bench smoke admin lint build clean
+.PHONY: help venv venv-sam test test-full run demo bench capacity smoke admin lint build clean
 
 help: ## Show this help
 	@echo "Targets:"
@@ -72,6 +72,9 @@ demo: $(DEV_STAMP) ## Run the end-to-end demo against a local stack
 
 bench: $(DEV_STAMP) $(SAM_STAMP) ## Run the full benchmark (writes bench/results.*; it builds for itself)
 	$(PY) -m bench.run
+
+capacity: $(DEV_STAMP) ## Capacity and cost model from bench/results.json (offline; docs/capacity.md)
+	$(PY) -m tools.capacity
 
 # The settings reach the script through the environment (command-line variables are exported),
 # so the secret is not on the echoed command line.

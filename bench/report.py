@@ -87,6 +87,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 mt["state_transitions"] <= 12,
             )
         )
+    rows += _live_targets(results.get("live_roster"), uc)
+    rows += _event_targets(uc)
     cold = results.get("cold_import")
     if cold:
         warm = cold["warm"]
@@ -119,6 +121,85 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             rows.append(_target("layer unzipped", wanted, f"not measured: {lay.get('reason')}", None))
     return rows
+
+
+# The use cases whose cached live-roster path must cost no more round trips than the table's:
+# everything but a finalization that enrolls (which adds the EduBridge claim and commit).
+HOT_PATH = (
+    "assign_edulastic",
+    "assign_again_edulastic",
+    "assign_mastery_track",
+    "assign_again_mastery_track",
+    "import_not_final",
+    "task_poll_not_final",
+    "task_poll_final",
+    "import_final",
+    "progress",
+    "import_finalizes_no_enrollment",
+    "write_back_not_final",
+    "write_back_no_enrollment",
+)
+ENROLLING = ("import_finalizes", "write_back")
+ENROLLMENT_ROUTE = "/edubridge/enrollments/"
+
+
+def platform_split(routes: dict[str, int]) -> tuple[int, int]:
+    """(roster reads, EduBridge enrollment calls) among a use case's TimeBack platform calls."""
+    platform = {r: n for r, n in routes.items() if r.startswith("timeback:")}
+    enrollment = sum(n for r, n in platform.items() if ENROLLMENT_ROUTE in r)
+    return sum(platform.values()) - enrollment, enrollment
+
+
+def _live_targets(live: dict[str, Any] | None, table: dict[str, Any]) -> list[dict[str, Any]]:
+    if not live:
+        return []
+    cached = live["cached"]
+    reads = {name: platform_split(u["provider_routes"])[0] for name, u in cached.items()}
+    hot = [name for name in HOT_PATH if name in cached and name in table]
+    over = [name for name in hot if cached[name]["round_trips"] > table[name]["round_trips"]]
+    rows = [
+        _target(
+            "live roster, cached: platform roster reads on every use case",
+            "0",
+            f"{sum(reads.values())} over {len(reads)} use cases",
+            sum(reads.values()) == 0,
+        ),
+        _target(
+            "live roster, cached hot path: DynamoDB RT",
+            f"≤ the table roster's ({len(hot)} use cases)",
+            "all equal or fewer" if not over else "more: " + ", ".join(over),
+            not over,
+        ),
+    ]
+    for name in ENROLLING:
+        if name in cached and name in table:
+            extra = cached[name]["round_trips"] - table[name]["round_trips"]
+            _, enrollments = platform_split(cached[name]["provider_routes"])
+            rows.append(
+                _target(
+                    f"live roster, cached, {table[name]['title']}",
+                    "table RT + 2 (EduBridge claim, commit), 1 EduBridge call",
+                    f"table RT + {extra}, {enrollments} EduBridge call(s)",
+                    extra <= 2 and enrollments == 1,
+                )
+            )
+    return rows
+
+
+def _event_targets(uc: dict[str, Any]) -> list[dict[str, Any]]:
+    published = [u["outbox"] for u in uc.values() if u.get("outbox")]
+    if not published:
+        return []
+    records = sum(p["records"] for p in published)
+    put_events = sum(p["put_events"] for p in published)
+    return [
+        _target(
+            "EventBridge PutEvents per stored event (outbox publisher)",
+            "1",
+            f"{put_events} PutEvents for {records} events",
+            put_events == records,
+        )
+    ]
 
 
 def _met(value: bool | None) -> str:
@@ -163,6 +244,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"{h.get('p50_ms', 0):.2f} / {h.get('p95_ms', 0):.2f} | "
             f"{raw} | {ratio} | {h.get('runs')} |"
         )
+    lines += _live_roster(results.get("live_roster"), results.get("use_cases", {}))
+    lines += _side_effects(results.get("use_cases", {}))
     wf = results.get("workflow")
     if wf:
         lines += [
@@ -176,6 +259,7 @@ def markdown(results: dict[str, Any]) -> str:
             ("mastery_track", "MasteryTrack (callback from the write-back)"),
             ("edulastic_a", "Edulastic, finished before the first poll (1 s waits)"),
             ("edulastic_b", "Edulastic, finished after two polls (1 s waits)"),
+            ("edulastic_expired", "Edulastic never taken: expired at the first poll past its deadline"),
             ("edulastic_45min_backoff", "Edulastic finished after 45 min, backoff 60,120,300,600,1800,3600"),
             ("edulastic_45min_fixed_30s", "Edulastic finished after 45 min, naive fixed 30 s poll"),
         ):
@@ -200,6 +284,69 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _snapstart(results.get("snapstart"))
     lines.append(f"\nTotal bench time: {results.get('elapsed_seconds')} s.\n")
     return "\n".join(lines)
+
+
+def _live_roster(live: dict[str, Any] | None, table: dict[str, Any]) -> list[str]:
+    if not live:
+        return []
+    lines = [
+        "",
+        f"## Live roster (ROSTER_SOURCE=timeback, cache window {live['cache_seconds']} s)",
+        "",
+        "DynamoDB round trips / provider calls / TimeBack platform calls (roster reads + EduBridge "
+        "enrollment calls). Uncached: the cache held nothing for the student, the lesson and the "
+        "Subject Tracks (the first request for them, or the first after the window); cached: they "
+        "were read within the window.",
+        "",
+        "| Use case | Table roster | Live, uncached | Live, cached | Cached RT vs table |",
+        "|---|---|---|---|---|",
+    ]
+
+    def cell(u: dict[str, Any]) -> str:
+        reads, enrollments = platform_split(u["provider_routes"])
+        return f"{u['round_trips']} RT / {u['provider_calls']} / {reads} + {enrollments}"
+
+    for name, cached in live["cached"].items():
+        uncached, base = live["uncached"].get(name), table.get(name)
+        if not uncached or not base:
+            continue
+        delta = cached["round_trips"] - base["round_trips"]
+        lines.append(
+            f"| {base['title']} | {base['round_trips']} RT / {base['provider_calls']} | {cell(uncached)} | "
+            f"{cell(cached)} | {'+' if delta > 0 else ''}{delta} |"
+        )
+    return lines
+
+
+def _side_effects(uc: dict[str, Any]) -> list[str]:
+    rows = [u for u in uc.values() if "written_by_kind" in u]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## What each use case writes, publishes and calls besides DynamoDB",
+        "",
+        "Items written by kind (events = outbox items, written in the change's own transaction); "
+        "the events stored, and the EventBridge PutEvents the real outbox publisher made for them "
+        "(run on the stream records of those inserts); KMS and Step Functions calls; writes to the "
+        "sparse index (of which on the sweeper's due view).",
+        "",
+        "| Use case | Items written by kind | Events stored | PutEvents | KMS | Step Functions | "
+        "Index writes (due) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for u in rows:
+        kinds = ", ".join(f"{k} {n}" for k, n in u["written_by_kind"].items()) or "–"
+        aws = u.get("aws_calls", {})
+        kms = ", ".join(f"{k.split(':')[1]} {n}" for k, n in aws.items() if k.startswith("kms:")) or "–"
+        sfn = ", ".join(f"{k.split(':')[1]} {n}" for k, n in aws.items() if k.startswith("sfn:")) or "–"
+        events = ", ".join(u.get("events", [])) or "–"
+        put_events = u["outbox"]["put_events"] if u.get("outbox") else "–"
+        lines.append(
+            f"| {u['title']} | {kinds} | {events} | {put_events} | {kms} | {sfn} | "
+            f"{u['index_writes']} ({u['due_index_writes']}) |"
+        )
+    return lines
 
 
 def _cold_import(cold: dict[str, Any] | None) -> list[str]:

@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,15 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from bench import coldstart, deployed, layer, memory, report, snapstart, workflow  # noqa: E402
 from bench import scenarios as sc  # noqa: E402
-from bench.harness import service  # noqa: E402
+from bench.harness import service, start_platform  # noqa: E402
 from bench.stats import summary_ms  # noqa: E402
 from tests.support import start_simulators  # noqa: E402
 from tools import runtime_python  # noqa: E402
 
 WARMUP = 5  # iterations measured for counts but left out of the latency statistics
-# (runs per use case, scaling runs, sweeper final/stuck attempts and runs, cold-import repetitions)
+# (runs per use case, scaling runs — also the runs of the use cases measured for their counts
+# only and of each live-roster use case —, sweeper final/stuck attempts and runs, cold-import
+# repetitions)
 MODES = {
     "full": (200, 20, 10_000, 100, 10, 5),
     "quick": (20, 3, 1000, 100, 2, 3),
@@ -77,6 +80,7 @@ def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> di
         "notes": workload.notes,
         **first.summary(),
         "counts_deterministic": len(signatures) == 1,
+        "counts_only": workload.counts_only,
         "iterations": len(measurements),
         "latency": {
             "handler": handler,
@@ -88,23 +92,41 @@ def _record(workload: Any, measurements: list[Any], runs_for_latency: int) -> di
     }
 
 
-def run_use_cases(simulators: Any, runs: int, scaling_runs: int, log: Any) -> dict[str, Any]:
+def _run_workloads(
+    svc: Any, workloads: list[Any], runs: int, counts_runs: int, log: Any, prefix: str = ""
+) -> dict[str, Any]:
+    """Each workload's iterations (fewer for those measured for their counts only), recorded
+    with what its outbox publishes downstream."""
+    counter = sc.counter_for(svc)
+    results: dict[str, Any] = {}
+    for workload in workloads:
+        started = time.perf_counter()
+        workload.warm()
+        timed_runs = min(runs, counts_runs) if workload.counts_only else runs
+        iterations = min(runs + WARMUP, counts_runs + 1) if workload.counts_only else runs + WARMUP
+        measurements = [sc.run_once(svc, counter, workload, i) for i in range(iterations)]
+        record = _record(workload, measurements, timed_runs)
+        record["outbox"] = sc.publish_outbox(svc, measurements[0].dynamo)
+        results[workload.name] = record
+        log(f"  {prefix}{workload.name}: {time.perf_counter() - started:.1f}s")
+    return results
+
+
+def _warm_containers() -> None:
     from local.lambda_dispatch import load_module
     from tests.support import ROOT as TEST_ROOT
 
+    for directory in (TEST_ROOT / "functions").glob("*/app.py"):
+        load_module(directory.parent)  # warm containers: imports are measured separately
+
+
+def run_use_cases(simulators: Any, runs: int, scaling_runs: int, log: Any) -> dict[str, Any]:
     iterations = runs + WARMUP
-    results: dict[str, Any] = {}
     with service(simulators) as svc:
         sc.load_bench_data(svc, iterations)
-        for directory in (TEST_ROOT / "functions").glob("*/app.py"):
-            load_module(directory.parent)  # warm containers: imports are measured separately
+        _warm_containers()
+        results = _run_workloads(svc, sc.workloads(svc), runs, scaling_runs, log)
         counter = sc.counter_for(svc)
-        for workload in sc.workloads(svc):
-            started = time.perf_counter()
-            workload.warm()
-            measurements = [sc.run_once(svc, counter, workload, i) for i in range(iterations)]
-            results[workload.name] = _record(workload, measurements, runs)
-            log(f"  {workload.name}: {time.perf_counter() - started:.1f}s")
         for questions in sc.QUESTION_COUNTS:
             started = time.perf_counter()
             workload = sc.question_workload(svc, questions)
@@ -113,6 +135,23 @@ def run_use_cases(simulators: Any, runs: int, scaling_runs: int, log: Any) -> di
             record["questions"] = questions
             results[workload.name] = record
             log(f"  {workload.name}: {time.perf_counter() - started:.1f}s")
+    return results
+
+
+def run_live_roster(simulators: Any, platform: Any, runs: int, log: Any) -> dict[str, Any]:
+    """The use cases with ROSTER_SOURCE=timeback: uncached, then cached (a service each)."""
+    from exttests.config import Settings
+
+    results: dict[str, Any] = {"cache_seconds": Settings().roster_cache_seconds}
+    for cached in (False, True):
+        variant = "cached" if cached else "uncached"
+        with service(simulators, platform=platform) as svc:
+            sc.load_bench_data(svc, runs + WARMUP)
+            _warm_containers()
+            workloads = [sc.with_roster_cache(svc, w, cached=cached) for w in sc.workloads(svc)]
+            # Counts are what the live roster is measured for: every use case gets the few runs.
+            counted = [replace(w, counts_only=True) for w in workloads]
+            results[variant] = _run_workloads(svc, counted, runs, runs, log, prefix=f"live {variant} ")
     return results
 
 
@@ -252,19 +291,22 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
-            "backend": "moto in-process (mock_aws) + provider simulators on 127.0.0.1",
+            "backend": "moto in-process (mock_aws) + provider and TimeBack simulators on 127.0.0.1",
         },
     }
     simulators = start_simulators()
+    timeback = start_platform()
     try:
-        log(f"use cases ({runs} runs each + {WARMUP} warm-up)...")
+        log(f"use cases ({runs} runs each + {WARMUP} warm-up; {scaling_runs} for counts only)...")
         results["use_cases"] = run_use_cases(simulators, runs, scaling_runs, log)
+        log(f"live roster ({scaling_runs} runs each)...")
+        results["live_roster"] = run_live_roster(simulators, timeback, scaling_runs, log)
         log("sweeper...")
         results["use_cases"]["sweeper"] = run_sweeper(simulators, final, stuck, sweeper_runs, log)
         log("workflow...")
         results["workflow"] = workflow.measure(simulators)
     finally:
-        for sim in simulators:
+        for sim in (*simulators, timeback):
             sim.stop()
     log("cold imports and layer...")
     results["cold_import"], results["layer"] = measure_cold_imports(repetitions, not args.skip_build, log)
@@ -272,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     cold_figures = shipped if shipped.get("measured") else results["cold_import"]["warm"]
     # The fastest sample: the import's CPU cost on a free core (the median carries the machine's load).
     cold_ms = {name: h["min_ms"] for name, h in cold_figures["handlers"].items()}
-    results["memory"] = memory.curve(results["use_cases"], cold_ms)
+    # The use cases timed with the full number of runs (the others are measured for their counts).
+    timed = {name: u for name, u in results["use_cases"].items() if not u.get("counts_only")}
+    results["memory"] = memory.curve(timed, cold_ms)
     if shipped.get("measured"):
         results["snapstart"] = snapstart.estimate(shipped, snapstart.template_memory_mb())
     results["targets"] = report.targets(results)

@@ -1,11 +1,12 @@
 """State transitions and Lambda invocations of the finalization workflow (the real ASL on moto,
 the real handlers as its Lambda tasks).
 
-Measured: MasteryTrack (assign -> write-back -> finalized, callback) and two Edulastic runs that
-need a different number of polls, from get_execution_history. Derived: the cost of one poll
-iteration (the difference of the two Edulastic runs) and of the fixed part, applied to an
-Edulastic test finished 45 minutes after assignment under the default backoff schedule and under
-a naive fixed 30-second poll.
+Measured: MasteryTrack (assign -> write-back -> finalized, callback), two Edulastic runs that
+need a different number of polls, and an Edulastic attempt whose deadline passes before its first
+poll (the path of a test nobody takes: Expired), from get_execution_history. Derived: the cost of
+one poll iteration (the difference of the two Edulastic runs) and of the fixed part, applied to
+an Edulastic test finished 45 minutes after assignment under the default backoff schedule and
+under a naive fixed 30-second poll.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from bench import scenarios as sc
 from bench.harness import EDU_LESSON, MT_LESSON, execution_arn, service, student_id
 from tests.support import execution_history, states_entered, wait_for_end, wait_until
+from tools.capacity import poll_times
 
 DEFAULT_WAITS = [60, 120, 300, 600, 1800, 3600]
 LAMBDA_EVENTS = ("TaskScheduled", "LambdaFunctionScheduled")
@@ -35,13 +37,7 @@ def counts(arn: str) -> dict[str, Any]:
 
 def polls_for(finished_after_s: float, waits: list[int]) -> int:
     """Polls until the first one at or after `finished_after_s` (first poll after waits[0])."""
-    at, step, polls = 0.0, 0, 0
-    while True:
-        at += waits[min(step, len(waits) - 1)]
-        step += 1
-        polls += 1
-        if at >= finished_after_s:
-            return polls
+    return len(poll_times(finished_after_s, waits))
 
 
 def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
@@ -73,6 +69,15 @@ def measure(simulators: tuple[Any, Any]) -> dict[str, Any]:
             assert wait_for_end(arn) == "SUCCEEDED"
             runs[key] = {"measured": True, **counts(arn)}
         result.update(runs)
+
+    # Never taken: the deadline (half a second) has passed at the first poll, which expires it.
+    with service(simulators, waits="1", env={"EDULASTIC_DEADLINE_DAYS": str(0.5 / 86400)}) as svc:
+        sc.load_bench_data(svc, 3, ())
+        student = student_id(2)
+        assert svc.assign(student, EDU_LESSON)[0] == 200
+        arn = execution_arn(svc, student, EDU_LESSON)
+        assert wait_for_end(arn) == "SUCCEEDED"
+        result["edulastic_expired"] = {"measured": True, **counts(arn)}
 
     a, b = result["edulastic_a"], result["edulastic_b"]
     extra_polls = b["polls"] - a["polls"]
