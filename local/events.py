@@ -204,13 +204,17 @@ class EventDelivery:
         backoff = 1.0
         while not self._stop.is_set():
             try:
+                # A short poll and a short wait rather than SQS's long poll, which would hold
+                # stop() (and every test's teardown) for up to a second.
                 answer = self.sqs.receive_message(
-                    QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=30
+                    QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
                 )
             except Exception:
                 log.exception("reading the local delivery queue failed")
                 self._stop.wait(1)
                 continue
+            if not answer.get("Messages"):
+                self._stop.wait(POLL_SECONDS)
             for message in answer.get("Messages", []):
                 envelope = json.loads(message["Body"])
                 if envelope["id"] not in seen:  # a redelivery after a failed POST is not shown twice

@@ -369,7 +369,11 @@ class Gateway:
         if self._thread is None:
             assert self._server is not None
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="local-gateway", daemon=True
+                # A short poll interval keeps stop() (and so every test's teardown) fast.
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="local-gateway",
+                daemon=True,
             )
             self._thread.start()
         return self
