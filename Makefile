@@ -55,7 +55,7 @@ venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
 
 test: $(DEV_STAMP) ## Run the test suite (PYTEST_ARGS=... to pass extra arguments)
 	@xdist=""; \
-	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n 2"; fi; \
+	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n 2 --dist worksteal"; fi; \
 	echo "$(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests"; \
 	rc=0; $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests (exit code 5)" >&2; fi; \

@@ -45,7 +45,7 @@ MT_TEST_ID = "mt-math-g5"
 NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
 EDU_MAX_SCORES = [1, 1, 2, 1]
 SOAK_STUDENTS = 120
-SOAK_PER_PROVIDER = at_scale(10, 30)  # each costs the local stack ~0.5 s of CPU
+SOAK_PER_PROVIDER = at_scale(8, 30)  # each costs the local stack ~0.5 s of CPU
 SOAK_THREADS = 8
 FINALIZE_TIMEOUT = 120.0
 CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
@@ -408,7 +408,7 @@ def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(
 # breaker's 1 s cool-down for its 30 s. Edulastic's result routes (what a poll calls) are down from
 # before the first assignment, the whole of Edulastic once all are assigned, and it stays down
 # until every workflow has polled into the outage at least MIN_POLLS_INTO_THE_OUTAGE times.
-OUTAGE_WORKFLOWS = at_scale(12, 50)
+OUTAGE_WORKFLOWS = at_scale(10, 50)
 OUTAGE_WAIT_SECONDS = 2
 MIN_POLLS_INTO_THE_OUTAGE = 3
 OUTAGE_LIMIT = 60.0  # seconds: the test fails if the polls do not come within this

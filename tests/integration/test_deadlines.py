@@ -111,7 +111,7 @@ def test_the_workflow_rides_a_hanging_provider_out_without_the_sweeper(service: 
     assert service.assign(ADA, EDU_TESTOUT)[0] == 200
     head = service.head(ADA, EDU_TESTOUT)
     # Hang the next two calls before the test is finished: whenever the first poll comes (its wait
-    # is 0 s), the two after the student finished run out of time before one gets the results.
+    # is 0 s), the poll after the student finished runs out of time before one gets the results.
     service.edulastic_control("faults", {"timeoutRate": 1, "timeoutSeconds": 60, "times": 2})
     service.edulastic_control(
         "finish",
@@ -128,5 +128,7 @@ def test_the_workflow_rides_a_hanging_provider_out_without_the_sweeper(service: 
     arn = f"{prefix}:{execution_name(head)}"
     assert wait_for_end(arn, timeout=60) == "SUCCEEDED"
     states = states_entered(arn)
-    assert states.count("Poll") >= 3 and "RecordFailure" not in states  # two polls ran out of time
+    # At least one poll ran out of time (the client may spend both hangs in one poll, retrying)
+    # and the workflow went on to the next one instead of failing.
+    assert states.count("Poll") >= 2 and "RecordFailure" not in states
     assert service.head(ADA, EDU_TESTOUT).enrollment == "enrolled"
