@@ -1,6 +1,7 @@
-"""One Lambda execution environment: `python -m local.lambda_runtime FUNCTION_DIR ANSWER_FD`.
+"""One Lambda execution environment: `python -m local.lambda_runtime FUNCTION_DIR ANSWER_FD` (events
+on stdin), or `run()` on two pipes in a worker process that `local.workers` forks.
 
-Started by `local.workers` with the function's environment (the layer on PYTHONPATH, as
+Started with the function's environment (the layer on PYTHONPATH, as
 /opt/python is on Lambda's). Like the Lambda runtime it has an init phase — importing
 `FUNCTION_DIR/app.py` once — and then an invoke loop, one event at a time: it reads an
 invocation from stdin, calls the handler with a context whose remaining time counts down from
@@ -98,12 +99,17 @@ def serve(directory: Path, requests: IO[bytes], answers: IO[bytes]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def run(directory: Path, requests_fd: int, answers_fd: int) -> int:
+    """The execution environment on two pipes: invocations in on `requests_fd`, answers out."""
     # Ctrl-C reaches the whole process group: the stack stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logs.configure(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
-    with os.fdopen(int(argv[2]), "wb", buffering=0) as answers:
-        return serve(Path(argv[1]), sys.stdin.buffer, answers)
+    with os.fdopen(requests_fd, "rb") as requests, os.fdopen(answers_fd, "wb", buffering=0) as answers:
+        return serve(directory, requests, answers)
+
+
+def main(argv: list[str]) -> int:
+    return run(Path(argv[1]), sys.stdin.fileno(), int(argv[2]))
 
 
 if __name__ == "__main__":

@@ -108,6 +108,6 @@ def install() -> None:
                     del shard.items[length:]
                 raise
 
-        dynamodb_models.copy = _KeepTables(Table)  # type: ignore[attr-defined]
+        dynamodb_models.copy = _KeepTables(Table)  # type: ignore[attr-defined,assignment]
         dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         _installed = True

@@ -33,7 +33,7 @@ import requests
 
 from tests.e2e.conftest import StackProcess, Student, e2e_student, running_stack
 from tests.e2e.conftest import write_roster as write_e2e_roster
-from tests.support import at_scale
+from tests.support import FULL_SCALE, at_scale
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ MT_TEST_ID = "mt-math-g5"
 NEXT_COURSE = "course-math-g6"  # test-out of math grade 5 at >= 90 enrolls in grade 6
 EDU_MAX_SCORES = [1, 1, 2, 1]
 SOAK_STUDENTS = 120
-SOAK_PER_PROVIDER = at_scale(8, 30)  # each costs the local stack ~0.5 s of CPU
+SOAK_PER_PROVIDER = at_scale(10, 30)  # each costs the local stack ~0.5 s of CPU
 SOAK_THREADS = 8
 FINALIZE_TIMEOUT = 120.0
 CLIENT_MAX_ATTEMPTS = 10  # the client's own bound on retrying one assign
@@ -190,11 +190,13 @@ SOAK_SETTINGS = {
     "PROVIDER_BREAKER_THRESHOLD": "5",
     "PROVIDER_BREAKER_COOLDOWN": "2",
 }
+# A little more of each fault on the small soak, so that every kind still happens on both providers.
+FAULT_RATE = 0.1 if FULL_SCALE else 0.15
 SOAK_FAULTS = {
-    "errorRate": 0.1,  # 500/502/503
-    "timeoutRate": 0.1,  # processed, answered after 2 s: the service's 1 s read timeout fires
+    "errorRate": FAULT_RATE,  # 500/502/503
+    "timeoutRate": FAULT_RATE,  # processed, answered after 2 s: the service's 1 s read timeout fires
     "timeoutSeconds": 2,
-    "rateLimitRate": 0.1,  # 429 + Retry-After: 1
+    "rateLimitRate": FAULT_RATE,  # 429 + Retry-After: 1
     "retryAfter": 1,
     "seed": 20250106,
 }
