@@ -411,7 +411,7 @@ def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(
 # before the first assignment, the whole of Edulastic once all are assigned, and it stays down
 # until every workflow has polled into the outage at least MIN_POLLS_INTO_THE_OUTAGE times.
 OUTAGE_WORKFLOWS = at_scale(10, 50)
-OUTAGE_WAIT_SECONDS = 2
+OUTAGE_WAIT_SECONDS = at_scale(1, 2)
 MIN_POLLS_INTO_THE_OUTAGE = 3
 OUTAGE_LIMIT = 60.0  # seconds: the test fails if the polls do not come within this
 RESULT_ROUTES = [

@@ -264,7 +264,7 @@ def test_a_hanging_provider_ends_in_a_deadline_within_the_budget(server, clock, 
     client = make_client(clock, sleeper, api(server))
     started = time.monotonic()
 
-    with budget.budget(2.0), pytest.raises(ProviderDeadlineExceeded) as info:
+    with budget.budget(1.5), pytest.raises(ProviderDeadlineExceeded) as info:
         client.request("GET", "/hang")
 
     # The configured read timeout (10 s) would have let it hang far longer.
@@ -278,7 +278,7 @@ def test_a_provider_slower_than_the_budget_gets_one_attempt(server, clock, sleep
     server.script("GET", "/api/slow", Step(200, delay=9))
     client = make_client(clock, sleeper, api(server))
 
-    with budget.budget(3.0), pytest.raises(ProviderDeadlineExceeded):
+    with budget.budget(1.5), pytest.raises(ProviderDeadlineExceeded):
         client.request("GET", "/slow")
 
     assert server.count("GET", "/api/slow") == 1
