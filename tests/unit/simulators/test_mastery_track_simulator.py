@@ -75,16 +75,30 @@ class FakeService:
         self.thread.daemon = True
         self.thread.start()
 
+    def reset(self) -> None:
+        self.token_requests.clear()
+        self.puts.clear()
+        self.put_statuses.clear()
+        self.tokens_issued = 0
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-@pytest.fixture
-def service() -> Iterator[FakeService]:
+@pytest.fixture(scope="module")
+def running_service() -> Iterator[FakeService]:
     s = FakeService()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def service(running_service: FakeService) -> FakeService:
+    """The module's fake service with nothing recorded (one server for all: starting and stopping
+    one per test cost more than the tests)."""
+    running_service.reset()
+    return running_service
 
 
 @pytest.fixture
