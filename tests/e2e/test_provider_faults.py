@@ -616,8 +616,10 @@ def test_circuit_breaker_opens_under_outage_and_closes_after(breaker_stack: Stac
 # --- a MasteryTrack assignment made by a request that failed late ----------------------------
 
 
-@pytest.fixture
-def parked_stack(tmp_path: Path) -> Iterator[StackProcess]:
+@pytest.fixture(scope="module")
+def parked_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """One stack for the two tests below (different students and providers)."""
+    tmp_path = tmp_path_factory.mktemp("parked")
     settings = {
         "WORKFLOW_WAIT_SECONDS": "3600",
         "CALLBACK_TIMEOUT_SECONDS": "3600",
