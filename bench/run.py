@@ -156,14 +156,11 @@ def run_live_roster(simulators: Any, platform: Any, runs: int, log: Any) -> dict
 
 
 def run_sweeper(simulators: Any, final: int, stuck: int, runs: int, log: Any) -> dict[str, Any]:
-    import boto3
-
     started = time.perf_counter()
     with service(simulators) as svc:
         sc.seed_sweeper(svc, final, stuck)
         log(f"  seeded {final} final + {stuck} stuck attempts: {time.perf_counter() - started:.1f}s")
         counter = sc.counter_for(svc)
-        sfn = boto3.client("stepfunctions")
         prefix = svc.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
         measurements = []
         for i in range(runs):
@@ -172,7 +169,7 @@ def run_sweeper(simulators: Any, final: int, stuck: int, runs: int, log: Any) ->
             measurement = sc.measure(svc, counter, sc.sweeper_invocation())
             measurements.append(measurement)
             for name in measurement.answer["restarted"]:  # park no threads for an hour
-                sfn.stop_execution(executionArn=f"{prefix}:{name}")
+                sc.stop_execution(f"{prefix}:{name}")
         first = measurements[0]
         signatures = {(tuple(m.dynamo.operations), m.dynamo.items_read) for m in measurements}
         return {

@@ -12,7 +12,6 @@ the window)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import time
@@ -374,9 +373,22 @@ def stop_workflow(service: Any, student: str, lesson: str) -> None:
     """Stop the attempt's execution (untimed, after a measurement that no later step needs it
     for): moto keeps a thread and its clients per running execution, and hundreds of executions
     parked in an hour-long Wait cost gigabytes and slow everything down."""
-    arn = execution_arn(service, student, lesson)
-    with contextlib.suppress(Exception):  # already ended: nothing to stop
-        boto3.client("stepfunctions").stop_execution(executionArn=arn)
+    stop_execution(execution_arn(service, student, lesson))
+
+
+def stop_execution(arn: str) -> None:
+    """Stop one execution if it still runs. moto starts an execution's worker on a thread that
+    sets up its state a moment later; a stop in between raises AttributeError, so try again
+    briefly before giving up (an execution left running only costs memory, not correctness)."""
+    client = boto3.client("stepfunctions")
+    for _ in range(40):
+        try:
+            client.stop_execution(executionArn=arn)
+            return
+        except AttributeError:
+            time.sleep(0.05)
+        except Exception:  # already ended: nothing to stop
+            return
 
 
 def _assign_ok(service: Any, student: str, lesson: str) -> None:
