@@ -86,8 +86,9 @@ smoke: $(DEV_STAMP) ## Read-only smoke test of a stack: API_URL= TOKEN_URL= CLIE
 admin: $(DEV_STAMP) ## Operator CLI on the local stack or --stack-name: ARGS="attempts list --stuck"
 	@PYTHONPATH=layers/shared/python $(PY) -m exttests.admin $(ARGS)
 
-lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
+lint: $(DEV_STAMP) $(SAM_STAMP) ## ruff (lint and format), mypy, cfn-lint and sam validate --lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint

@@ -82,7 +82,7 @@ if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
 from exttests.errors import ConfigError  # noqa: E402
-from local import discovery, lambda_dispatch, logs  # noqa: E402
+from local import discovery, lambda_dispatch, logs, moto_imports  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
@@ -266,6 +266,7 @@ class LocalStack:
             os.environ[key] = value
 
     def _start(self) -> None:
+        moto_imports.defer_batch_models()
         from moto.server import ThreadedMotoServer
 
         s = self.settings

@@ -13,6 +13,7 @@ import boto3
 import pytest
 import requests
 
+from local.moto_imports import defer_batch_models
 from tests.support import (
     DEMO_ROSTER,
     EDU_USER,
@@ -22,6 +23,8 @@ from tests.support import (
     shared_boto3_session,
     start_simulators,
 )
+
+defer_batch_models()  # before anything imports moto's Step Functions (0.8 s per worker)
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",

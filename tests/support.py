@@ -24,7 +24,7 @@ EDU_USER = {
 }
 MT_USER = {"api_key": "mt-api-key-int-1", "api_email": "api@masterytrack.test"}
 
-# The load tests (marked `scaled`) run at a size that keeps `make test` within its two minutes;
+# The load tests (marked `scaled`) run small in `make test`, whose target is two minutes;
 # `make test-full` (CI runs it after `make test`) runs them at the size docs/reliability.md reports.
 FULL_SCALE = os.environ.get("EXTTESTS_FULL_SCALE") == "1"
 

@@ -48,9 +48,9 @@ STUDENT = "student-ada"
 LESSON = "lesson-edu-testout-math-g5"  # Edulastic: no workflow callback, nothing written in the background
 RECORD_LESSON = "lesson-mt-testout-math-g5"  # the write-back's record (written back to by MasteryTrack)
 HTTP_TIMEOUT = 30.0
-MIN_REQUESTS = at_scale(200, 2000)
+MIN_REQUESTS = at_scale(120, 2000)
 # Generated examples per (operation, mode); hypothesis may stop earlier when it runs out of ideas.
-EXAMPLES = at_scale(20, 200)
+EXAMPLES = at_scale(12, 200)
 
 
 def schemathesis_checks() -> list[Any]:

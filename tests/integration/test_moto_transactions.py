@@ -11,7 +11,7 @@ import sys
 
 from tests.support import ROOT
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys, boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -68,7 +68,7 @@ with mock_aws():
         keys = json.dumps(change.get("Keys"), sort_keys=True)
         records.append((record["eventName"], keys, change["SequenceNumber"]))
 print(json.dumps({"outcomes": outcomes, "items": items, "stream": records}))
-'''
+"""
 
 
 def _run(mode: str) -> dict[str, object]:
