@@ -154,12 +154,16 @@ def _live_targets(live: dict[str, Any] | None, table: dict[str, Any]) -> list[di
     if not live:
         return []
     cached = live["cached"]
-    reads = {name: platform_split(u["provider_routes"])[0] for name, u in cached.items()}
+    # An enrollment checks its course on the platform right before it enrolls (never from the
+    # cache: a course removed within the window must fail the enrollment, not reach EduBridge).
+    reads = {
+        name: platform_split(u["provider_routes"])[0] for name, u in cached.items() if name not in ENROLLING
+    }
     hot = [name for name in HOT_PATH if name in cached and name in table]
     over = [name for name in hot if cached[name]["round_trips"] > table[name]["round_trips"]]
     rows = [
         _target(
-            "live roster, cached: platform roster reads on every use case",
+            "live roster, cached: platform roster reads on every use case that does not enroll",
             "0",
             f"{sum(reads.values())} over {len(reads)} use cases",
             sum(reads.values()) == 0,
@@ -174,13 +178,13 @@ def _live_targets(live: dict[str, Any] | None, table: dict[str, Any]) -> list[di
     for name in ENROLLING:
         if name in cached and name in table:
             extra = cached[name]["round_trips"] - table[name]["round_trips"]
-            _, enrollments = platform_split(cached[name]["provider_routes"])
+            course_reads, enrollments = platform_split(cached[name]["provider_routes"])
             rows.append(
                 _target(
                     f"live roster, cached, {table[name]['title']}",
-                    "table RT + 2 (EduBridge claim, commit), 1 EduBridge call",
-                    f"table RT + {extra}, {enrollments} EduBridge call(s)",
-                    extra <= 2 and enrollments == 1,
+                    "table RT + 2 (EduBridge claim, commit), ≤ 1 course read, 1 EduBridge call",
+                    f"table RT + {extra}, {course_reads} course read(s), {enrollments} EduBridge call(s)",
+                    extra <= 2 and course_reads <= 1 and enrollments == 1,
                 )
             )
     return rows
