@@ -24,12 +24,21 @@ from typing import Any
 import boto3
 import requests
 
-from local.lambda_dispatch import FunctionSpec, Invoker, Throttled, dynamodb_paused
+from local.lambda_dispatch import (
+    FunctionSpec,
+    Invoker,
+    Throttled,
+    dynamodb_paused,
+    wait_for_a_table_write,
+    wake_table_watchers,
+)
 
 log = logging.getLogger("local.events")
 
 OUTBOX_PREFIX = "OUTBOX#"
-POLL_SECONDS = 0.3
+# The readers below are woken by what they wait for (a table write, a publish); this is only
+# how long they go without looking when no wake-up comes (a missed one, a redelivery).
+IDLE_POLL_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
 WEBHOOK_SECRET_HEADER = "x-exttests-webhook-secret"
 
@@ -78,10 +87,18 @@ def forget_read_stream_records(stream_arn: str, last_read: int) -> None:
 
 
 class StreamPublisher:
-    def __init__(self, stream_arn: str, function: FunctionSpec, invoker: Invoker, region: str) -> None:
+    def __init__(
+        self,
+        stream_arn: str,
+        function: FunctionSpec,
+        invoker: Invoker,
+        region: str,
+        on_published: Callable[[], None] = lambda: None,
+    ) -> None:
         self.stream_arn = stream_arn
         self.function = function
         self.invoker = invoker
+        self.on_published = on_published
         self.streams = boto3.client("dynamodbstreams", region_name=region)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,13 +111,20 @@ class StreamPublisher:
 
     def stop(self) -> None:
         self._stop.set()
+        wake_table_watchers()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
         backoff = 1.0
         pending: list[dict[str, Any]] = []  # records whose publishing failed, oldest first
-        while not self._stop.wait(POLL_SECONDS if not pending else backoff):
+        while not self._stop.is_set():
+            if pending:
+                self._stop.wait(backoff)
+            else:
+                wait_for_a_table_write(IDLE_POLL_SECONDS)
+            if self._stop.is_set():
+                break
             try:
                 pending += [r for r in self._new_records() if _kept_by_filter(r)]
                 if pending:
@@ -130,20 +154,31 @@ class StreamPublisher:
         return found
 
     def _publish(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Invoke the publisher with a batch; returns the records to retry."""
-        batch = records[:25]  # the template's BatchSize
+        """Invoke the publisher with batches of the template's BatchSize, in order, until one
+        fails; returns the records to retry (that batch's failures and everything after it)."""
+        while records:
+            batch, rest = records[:25], records[25:]
+            retry = self._publish_batch(batch)
+            if batch is not retry and len(retry) < len(batch):
+                self.on_published()  # the delivery reads the bus now rather than on its next look
+            if retry:
+                return retry + rest
+            records = rest
+        return []
+
+    def _publish_batch(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         event = {"Records": [_lambda_record(r, self.stream_arn) for r in batch]}
         try:
             outcome = self.invoker.invoke(self.function, event)
         except Throttled:
-            return records
+            return batch
         if outcome.failed:
             log.warning("the event publisher failed (%s); its batch is retried", outcome.error_type)
-            return records
+            return batch
         failures = {f.get("itemIdentifier") for f in (outcome.value() or {}).get("batchItemFailures", [])}
         retry = [r for r in batch if r["dynamodb"].get("SequenceNumber") in failures]
         self.published += len(batch) - len(retry)
-        return retry + records[len(batch) :]
+        return retry
 
 
 class EventDelivery:
@@ -169,6 +204,7 @@ class EventDelivery:
         self.delivery_attempts = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._queue_url = ""
         self._session = requests.Session()
@@ -189,8 +225,13 @@ class EventDelivery:
         self._thread = threading.Thread(target=self._run, name="event-delivery", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Something was published on the bus: read the queue now."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._session.close()
@@ -202,10 +243,11 @@ class EventDelivery:
     def _run(self) -> None:
         seen: set[str] = set()
         backoff = 1.0
+        retrying = False  # a message whose POST failed comes back after `backoff`
         while not self._stop.is_set():
             try:
-                # A short poll and a short wait rather than SQS's long poll, which would hold
-                # stop() (and every test's teardown) for up to a second.
+                # A short poll, then a wait for the publisher's wake-up rather than SQS's long
+                # poll, which would hold stop() (and every test's teardown) for up to a second.
                 answer = self.sqs.receive_message(
                     QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
                 )
@@ -214,7 +256,8 @@ class EventDelivery:
                 self._stop.wait(1)
                 continue
             if not answer.get("Messages"):
-                self._stop.wait(POLL_SECONDS)
+                self._wake.wait(min(IDLE_POLL_SECONDS, backoff) if retrying else IDLE_POLL_SECONDS)
+                self._wake.clear()
             for message in answer.get("Messages", []):
                 envelope = json.loads(message["Body"])
                 if envelope["id"] not in seen:  # a redelivery after a failed POST is not shown twice
@@ -224,7 +267,7 @@ class EventDelivery:
                     self.echo(_console_line(envelope))
                 if self._deliver(envelope):
                     self.sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
-                    backoff = 1.0
+                    backoff, retrying = 1.0, False
                 else:
                     # Visible again after the backoff: delivered at least once, in the end.
                     self.sqs.change_message_visibility(
@@ -232,7 +275,7 @@ class EventDelivery:
                         ReceiptHandle=message["ReceiptHandle"],
                         VisibilityTimeout=int(backoff),
                     )
-                    backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+                    backoff, retrying = min(MAX_BACKOFF_SECONDS, backoff * 2), True
 
     def _deliver(self, envelope: dict[str, Any]) -> bool:
         if not self.webhook_url:

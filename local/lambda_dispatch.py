@@ -439,6 +439,21 @@ def _patched_invoke(
 
 _dynamodb_lock = threading.Lock()
 _dynamodb_serialized = False
+_DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+_table_written = threading.Event()
+
+
+def wait_for_a_table_write(timeout: float) -> bool:
+    """Block until a DynamoDB write request has run in this process since the last call (or
+    `timeout` passes, or `wake_table_watchers`), then re-arm. The table's stream reader waits
+    here instead of polling moto several times a second for nothing."""
+    written = _table_written.wait(timeout)
+    _table_written.clear()
+    return written
+
+
+def wake_table_watchers() -> None:
+    _table_written.set()
 
 
 def serialize_dynamodb() -> None:
@@ -470,6 +485,8 @@ def serialize_dynamodb() -> None:
                     # transaction deep-copies the table: never released, a long-running stack
                     # grows by gigabytes and its garbage collections slow everything down.
                     reset_model_data()
+                    if self._get_action() in _DYNAMODB_WRITES:
+                        _table_written.set()
 
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
         _dynamodb_serialized = True

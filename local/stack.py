@@ -428,7 +428,9 @@ class LocalStack:
         self.delivery.start()
         publisher = resources.functions.get(resources.function_names.get("EventPublisherFunction", ""))
         if publisher is not None and resources.table_stream_arn:
-            self.outbox = StreamPublisher(resources.table_stream_arn, publisher, pools, REGION)
+            self.outbox = StreamPublisher(
+                resources.table_stream_arn, publisher, pools, REGION, on_published=self.delivery.wake
+            )
             self.outbox.start()
         delivery = self.delivery
         self.gateway.local_routes["/_local/events"] = lambda _: {"events": delivery.events_so_far()}
