@@ -57,9 +57,7 @@ class Unresolvable(ValueError):
     """An intrinsic function the local resolver does not evaluate."""
 
 
-# --- template loading ----------------------------------------------------------------------
-
-load_template = cfn_yaml.load
+# --- template reading ----------------------------------------------------------------------
 
 
 def resources_of_type(template: Mapping[str, Any], resource_type: str) -> list[tuple[str, dict[str, Any]]]:
@@ -291,7 +289,7 @@ def create_resources(
     """Create the template's table, key, functions and state machine; return their names."""
     template_path = Path(template_path).resolve()
     root = template_path.parent
-    template = load_template(template_path)
+    template = cfn_yaml.load(template_path)
     resolver = Resolver(template, region=region, stack_name=stack_name)
 
     # Table and key first: functions' Refs and the state machine substitutions may name them.

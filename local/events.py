@@ -159,7 +159,7 @@ class StreamPublisher:
         while records:
             batch, rest = records[:25], records[25:]
             retry = self._publish_batch(batch)
-            if batch is not retry and len(retry) < len(batch):
+            if len(retry) < len(batch):
                 self.on_published()  # the delivery reads the bus now rather than on its next look
             if retry:
                 return retry + rest

@@ -28,7 +28,7 @@ if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
 from local import cfn_yaml, lambda_dispatch  # noqa: E402
-from local.aws_resources import Resolver, load_template  # noqa: E402
+from local.aws_resources import Resolver  # noqa: E402
 
 TEMPLATE = REPO_ROOT / "template.yaml"
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
@@ -220,7 +220,7 @@ def _used_schemas(document: dict[str, Any]) -> set[str]:
 
 
 def build_document(template_path: str | Path = TEMPLATE) -> dict[str, Any]:
-    template = load_template(template_path)
+    template = cfn_yaml.load(template_path)
     routes = template_routes(template)
     paths, schemas = _merge(list(handler_documents(http_functions(template))))
     schemas[ERROR_SCHEMA] = ims_error_schema()

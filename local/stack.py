@@ -82,14 +82,13 @@ if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
 from exttests.errors import ConfigError  # noqa: E402
-from local import discovery, lambda_dispatch, logs, moto_imports  # noqa: E402
+from local import cfn_yaml, discovery, lambda_dispatch, logs, moto_imports  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
     DEFAULT_STACK_NAME,
     Resources,
     create_resources,
-    load_template,
 )
 from local.events import EventDelivery, StreamPublisher  # noqa: E402
 from local.gateway import Gateway, routes_from_template  # noqa: E402
@@ -316,7 +315,7 @@ class LocalStack:
             self.roster_counts = load_roster_file(s.roster_file, self.resources.table_name)
             log.info("roster loaded from %s: %s", s.roster_file, self.roster_counts)
 
-        template = load_template(s.template_path)
+        template = cfn_yaml.load(s.template_path)
         scopes = _all_scopes(template)
         routes = routes_from_template(
             template, Path(s.template_path).resolve().parent, self.resources.function_names

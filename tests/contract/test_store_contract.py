@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,12 +21,14 @@ from moto import mock_aws
 
 from exttests.adapters.dynamo import keys
 from exttests.adapters.dynamo.store import DynamoStore, attempt_of
+from exttests.domain import events
 from exttests.domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
 from exttests.domain.events import DomainEvent, EventType
 from exttests.domain.models import LessonType, ProviderAccount, ToolProvider
 from exttests.ports import AttemptKey, AttemptView, CourseMissing, DueAttempt, Store, VersionConflict
 from exttests.roster_loader import load_roster
-from local.aws_resources import TABLE, load_template, resources_of_type
+from local import cfn_yaml
+from local.aws_resources import TABLE, resources_of_type
 from tests.fakes.deps import demo_roster
 from tests.fakes.store import InMemoryStore
 from tests.support import ROOT
@@ -114,7 +117,7 @@ class DynamoBackend:
 
 def create_table(name: str) -> None:
     """The template's table: its key schema, attribute definitions and GSI1."""
-    [(_, table)] = resources_of_type(load_template(ROOT / "template.yaml"), TABLE)
+    [(_, table)] = resources_of_type(cfn_yaml.load(ROOT / "template.yaml"), TABLE)
     props = table["Properties"]
     boto3.client("dynamodb").create_table(
         TableName=name,
@@ -196,20 +199,11 @@ def account(email: str = "someone@example.com", user_id: str | None = None) -> P
 
 def event_of(attempt: Attempt, detail_type: EventType = EventType.EXPIRED) -> DomainEvent:
     """A well-formed event of `attempt` (the fake store checks every event against its schema)."""
-    detail = {
-        "eventId": str(uuid.uuid4()),
-        "student": attempt.student_id,
-        "lesson": attempt.lesson_id,
-        "attempt": attempt.attempt,
-        "toolProvider": attempt.tool_provider.value,
-        "lessonType": attempt.lesson_type.value,
-        "assignmentId": attempt.assignment_id,
-    }
+    built = events.event(attempt, detail_type, NOW.isoformat())
+    detail = {**built.detail, "eventId": str(uuid.uuid4())}
     if detail_type is EventType.ENROLLED:
         detail |= {"courseId": "course-math-g6", "enrollmentId": "enr-1"}
-    return DomainEvent(
-        event_id=detail["eventId"], detail_type=detail_type, time=NOW.isoformat(), detail=detail
-    )
+    return replace(built, event_id=detail["eventId"], detail=detail)
 
 
 def begun(backend: Backend, **fields: Any) -> Attempt:

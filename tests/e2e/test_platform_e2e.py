@@ -10,7 +10,6 @@ import base64
 import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +21,14 @@ from werkzeug.wrappers import Request, Response
 
 from tests.e2e.conftest import StackProcess, e2e_student, running_stack, write_roster
 from tests.event_schemas import assert_valid_detail
-from tests.support import assert_valid
+from tests.support import assert_valid, wait_until
 
 CLIENT, SECRET = "platform-client", "platform-secret"
 EDU_TESTOUT = "lesson-edu-testout-math-g5"  # mastered → Math grade 6 track course
 EDU_PLACEMENT = "lesson-edu-placement-math-g5"  # below threshold → courseIdOnFail
 MT_UNIT = "lesson-mt-unit-math-g6"  # never finished → expires
 ALL_CORRECT = [{"index": i, "score": 2 if i == 2 else 1, "correct": True} for i in range(4)]
+WAIT = 30.0  # seconds the workflow and the webhook get to catch up
 
 
 class Platform:
@@ -174,16 +174,6 @@ def live(
         yield stack, platform, webhook
 
 
-def _wait(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("not in time")
-
-
 def _finish(
     stack: StackProcess, student: str, email: str, lesson: str, questions: list[dict[str, Any]]
 ) -> None:
@@ -212,7 +202,7 @@ def test_routes_enrollments_and_events_with_the_live_platform(live: Any) -> None
     # Finished: the workflow finalizes and enrolls on the platform, once.
     _finish(stack, mastered.id, mastered.email, EDU_TESTOUT, ALL_CORRECT)
     _finish(stack, placed.id, placed.email, EDU_PLACEMENT, [{"index": i, "score": 0} for i in range(5)])
-    _wait(lambda: (stack.head(mastered.id, EDU_TESTOUT) or {}).get("enrollment") == "enrolled")
+    wait_until(lambda: (stack.head(mastered.id, EDU_TESTOUT) or {}).get("enrollment") == "enrolled", WAIT)
     progress = stack.progress(mastered.id, EDU_TESTOUT).json()
     assert_valid("/powerpath/getAssessmentProgress", "get", 200, progress)
     assert (progress["finalized"], progress["enrollmentFailed"], progress["xp"]) == (True, False, 125.0)
@@ -220,9 +210,9 @@ def test_routes_enrollments_and_events_with_the_live_platform(live: Any) -> None
     assert_valid("/powerpath/importExternalTestAssignmentResults", "get", 200, imported.json())
     assert platform.enroll_calls[(mastered.id, "course-math-g6")] == 1
     assert [e["school"]["id"] for e in platform.enrollments if e["user"] == mastered.id] == ["org-school-1"]
-    _wait(lambda: (stack.head(placed.id, EDU_PLACEMENT) or {}).get("enrollment") == "failed")
+    wait_until(lambda: (stack.head(placed.id, EDU_PLACEMENT) or {}).get("enrollment") == "failed", WAIT)
     assert stack.progress(placed.id, EDU_PLACEMENT).json()["enrollmentFailed"] is True
-    _wait(lambda: (stack.head(idle.id, MT_UNIT) or {}).get("status") == "expired")
+    wait_until(lambda: (stack.head(idle.id, MT_UNIT) or {}).get("status") == "expired", WAIT)
 
     # Every kind of event reaches the webhook, in the EventBridge envelope, with its fields.
     kinds = (
@@ -232,7 +222,7 @@ def test_routes_enrollments_and_events_with_the_live_platform(live: Any) -> None
         "Enrollment Failed",
         "External Test Expired",
     )
-    _wait(lambda: all(webhook.of(kind) for kind in kinds))
+    wait_until(lambda: all(webhook.of(kind) for kind in kinds), WAIT)
     for envelope in webhook.received:
         assert {"version", "id", "detail-type", "source", "time", "detail"} <= set(envelope)
         assert envelope["source"] == "exttests"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
+from local import cfn_yaml
 from local.auth import Issuer
-from local.aws_resources import load_template
 from local.gateway import Gateway, routes_from_template
 from tests.support import ROOT
 
@@ -26,7 +26,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def routes() -> list[Any]:
-    return routes_from_template(load_template(ROOT / "template.yaml"), ROOT)
+    return routes_from_template(cfn_yaml.load(ROOT / "template.yaml"), ROOT)
 
 
 def issuer(clock: Clock, audience: str = "exttests") -> Issuer:

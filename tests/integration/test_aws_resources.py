@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local.aws_resources import create_resources, load_template, resources_of_type
+from local import cfn_yaml
+from local.aws_resources import create_resources, resources_of_type
 from local.lambda_dispatch import mock_aws_with_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(not TEMPLATE.exists(), reason="template.yaml not
 
 
 def _table_props() -> dict:
-    ((_, table),) = resources_of_type(load_template(TEMPLATE), "AWS::DynamoDB::Table")
+    ((_, table),) = resources_of_type(cfn_yaml.load(TEMPLATE), "AWS::DynamoDB::Table")
     return dict(table["Properties"])
 
 
@@ -50,7 +51,7 @@ def test_table_matches_the_template() -> None:
 
 
 def test_functions_key_and_state_machine() -> None:
-    template = load_template(TEMPLATE)
+    template = cfn_yaml.load(TEMPLATE)
     function_ids = {lid for lid, _ in resources_of_type(template, "AWS::Serverless::Function")}
     with mock_aws_with_workflow():
         resources = create_resources(TEMPLATE, region=REGION)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local import cfn_yaml
-from local.aws_resources import Resolver, load_template
+from local.aws_resources import Resolver
 from local.openapi import DOCUMENT, ERRORS, METHODS, TEMPLATE, build_document, render
 
 REGENERATE = "regenerate it: .venv/bin/python -m local.openapi > docs/openapi.json"
@@ -64,7 +64,7 @@ def test_every_template_route_is_documented_and_vice_versa(committed: dict[str, 
 
 
 def test_each_operation_requires_the_scope_of_its_route(committed: dict[str, Any]) -> None:
-    template = load_template(TEMPLATE)
+    template = cfn_yaml.load(TEMPLATE)
     resolver = Resolver(template)
     scheme = committed["components"]["securitySchemes"]["OAuth2"]
     flow = scheme["flows"]["clientCredentials"]

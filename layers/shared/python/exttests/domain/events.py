@@ -92,12 +92,14 @@ def transition_events(before: Attempt | None, after: Attempt, time: str) -> list
             types.append(EventType.ENROLLED)
         elif after.enrollment is EnrollmentStatus.FAILED:
             types.append(EventType.ENROLLMENT_FAILED)
-    return [
-        DomainEvent(
-            event_id=event_id(after, t),
-            detail_type=t,
-            time=time,
-            detail={**_common(after, t), **_specific(after, t)},
-        )
-        for t in types
-    ]
+    return [event(after, t, time) for t in types]
+
+
+def event(attempt: Attempt, detail_type: EventType, time: str) -> DomainEvent:
+    """The `detail_type` event of `attempt` as stored, made at `time`."""
+    return DomainEvent(
+        event_id=event_id(attempt, detail_type),
+        detail_type=detail_type,
+        time=time,
+        detail={**_common(attempt, detail_type), **_specific(attempt, detail_type)},
+    )
