@@ -443,6 +443,8 @@ def workloads(service: Any) -> list[Workload]:
     def mt_on(lesson: str) -> Callable[[int], tuple[str, str]]:
         return lambda i: (mt_student_id(i), lesson)
 
+    # Deliberately alike: a table, one entry per measured use case (the `duplicates` tool pairs
+    # neighbouring entries).
     return [
         Workload(
             "assign_edulastic",

@@ -35,6 +35,8 @@ Clock = Callable[[], float]
 CLOCK_SKEW_SECONDS = 30
 
 
+# Deliberately alike with exttests.errors' status classes: these answer as API Gateway's JWT
+# authorizer and Cognito's token endpoint do, not as the service, so they are not those classes.
 class AuthError(Exception):
     """Base of the verifier's answers; `status` is what the gateway returns."""
 

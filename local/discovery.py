@@ -17,14 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from exttests.admin.local_stack import (
-    FILE_VARIABLE,
-    RELATIVE_PATH,
-    LocalStackFacts,
-    LocalStackUnavailable,
-    process_alive,
-    settings_of,
-)
+from exttests.admin import local_stack
 
 log = logging.getLogger("local.discovery")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,33 +25,33 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
-    return Path(environ[FILE_VARIABLE]) if environ.get(FILE_VARIABLE) else REPO_ROOT / RELATIVE_PATH
+    override = environ.get(local_stack.FILE_VARIABLE)
+    return Path(override) if override else REPO_ROOT / local_stack.RELATIVE_PATH
 
 
-def facts_of(stack: Any, environ: Mapping[str, str]) -> LocalStackFacts:
+def facts_of(stack: Any, environ: Mapping[str, str]) -> local_stack.LocalStackFacts:
     """What the CLI needs from a started `local.stack.LocalStack` (`environ`: the handlers')."""
     resources = stack.resources
-    return LocalStackFacts(
+    endpoints = {"aws_endpoint": stack.moto_endpoint, "api_url": stack.api_url, "token_url": stack.token_url}
+    names = {
+        name: getattr(resources, name) for name in ("region", "table_name", "state_machine_arn", "kms_key_id")
+    }
+    return local_stack.LocalStackFacts(
         pid=os.getpid(),
         started_at=datetime.now(UTC).isoformat(),
-        region=resources.region,
-        aws_endpoint=stack.moto_endpoint,
-        api_url=stack.api_url,
-        token_url=stack.token_url,
-        table_name=resources.table_name,
-        state_machine_arn=resources.state_machine_arn,
-        kms_key_id=resources.kms_key_id,
-        settings=settings_of(environ),
+        settings=local_stack.settings_of(environ),
+        **endpoints,
+        **names,
     )
 
 
 def _holder(path: Path) -> int | None:
     """The pid of the live stack that holds `path`, if any."""
     try:
-        facts = LocalStackFacts.from_json(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, LocalStackUnavailable):
+        facts = local_stack.LocalStackFacts.from_json(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, local_stack.LocalStackUnavailable):
         return None
-    return facts.pid if process_alive(facts.pid) else None
+    return facts.pid if local_stack.process_alive(facts.pid) else None
 
 
 def announce(stack: Any, path: Path | None = None) -> Path | None:
@@ -72,7 +65,7 @@ def announce(stack: Any, path: Path | None = None) -> Path | None:
             "(set %s to announce this one elsewhere)",
             path,
             holder,
-            FILE_VARIABLE,
+            local_stack.FILE_VARIABLE,
         )
         return None
     try:

@@ -134,6 +134,8 @@ def clear_module_cache() -> None:
         _modules.clear()
 
 
+# Deliberately alike with FunctionSpec below: the context carries the function's name, memory
+# and timeout because the AWS runtime's context object has those attributes.
 @dataclass
 class LambdaContext:
     """The attributes of the AWS Python runtime's context object that handlers and Powertools read."""

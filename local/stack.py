@@ -396,20 +396,20 @@ class LocalStack:
             return dict(s.timeback_env)
         from local.simulators.timeback import create_timeback_simulator
 
-        secret = secrets.token_urlsafe(24)
+        # The platform's OAuth2 client: the simulator accepts it and the functions present it.
+        client: dict[str, Any] = {
+            "client_id": TIMEBACK_SIM_CLIENT_ID,
+            "client_secret": secrets.token_urlsafe(24),
+        }
         self.timeback = create_timeback_simulator(
-            HOST,
-            s.timeback_sim_port,
-            client_id=TIMEBACK_SIM_CLIENT_ID,
-            client_secret=secret,
-            roster_file=s.roster_file,
+            HOST, s.timeback_sim_port, roster_file=s.roster_file, **client
         )
         self.timeback.start()
         return {
             "TIMEBACK_API_URL": self.timeback.url,
             "TIMEBACK_TOKEN_URL": self.timeback.token_url,
-            "TIMEBACK_CLIENT_ID": TIMEBACK_SIM_CLIENT_ID,
-            "TIMEBACK_CLIENT_SECRET": secret,
+            "TIMEBACK_CLIENT_ID": client["client_id"],
+            "TIMEBACK_CLIENT_SECRET": client["client_secret"],
         }
 
     def _start_events(self) -> None:
@@ -482,15 +482,15 @@ class LocalStack:
 
             api_key = secrets.token_urlsafe(24)
             api_email = "local-integration@masterytrack.example.com"
+            # Where the simulator writes results back, as the OAuth2 client of the write-back scope.
+            writeback: dict[str, Any] = {
+                "writeback_base_url": self.api_url,
+                "token_url": self.token_url,
+                "client_id": WRITEBACK_CLIENT_ID,
+                "client_secret": writeback_secret,
+            }
             self.mastery_track = create_mastery_track_simulator(
-                HOST,
-                s.mastery_track_sim_port,
-                api_key=api_key,
-                api_email=api_email,
-                writeback_base_url=self.api_url,
-                token_url=self.token_url,
-                client_id=WRITEBACK_CLIENT_ID,
-                client_secret=writeback_secret,
+                HOST, s.mastery_track_sim_port, api_key=api_key, api_email=api_email, **writeback
             )
             self.mastery_track.start()
             env.update(

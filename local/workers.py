@@ -34,15 +34,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from local.lambda_dispatch import (
-    FunctionSpec,
-    Invocation,
-    InvocationLog,
-    Outcome,
-    Throttled,
-    failure,
-    timed_out,
-)
+from local import lambda_dispatch
+from local.lambda_dispatch import FunctionSpec, Invocation, InvocationLog, Outcome
 from local.lambda_runtime import encode_frame, invocation_message, take_frame
 
 log = logging.getLogger("local.workers")
@@ -195,7 +188,7 @@ class FunctionPool:
             worker.send(invocation_message(self.spec, request_id, event))
             answer = worker.receive(self.spec.timeout_seconds)
             outcome = (
-                timed_out(request_id, self.spec.timeout_seconds)
+                lambda_dispatch.timed_out(request_id, self.spec.timeout_seconds)
                 if answer is None
                 else Outcome(str(answer["payload"]).encode(), bool(answer["failed"]))
             )
@@ -225,7 +218,7 @@ class FunctionPool:
         with self._cond:
             while True:
                 if self._closed:
-                    raise Throttled(f"{self.spec.name}: the local stack is stopping")
+                    raise lambda_dispatch.Throttled(f"{self.spec.name}: the local stack is stopping")
                 if self._idle:
                     worker = self._idle.pop()
                     self._busy.add(worker)
@@ -235,7 +228,9 @@ class FunctionPool:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise Throttled(f"{self.spec.name}: all {self.max_workers} workers stayed busy")
+                    raise lambda_dispatch.Throttled(
+                        f"{self.spec.name}: all {self.max_workers} workers stayed busy"
+                    )
                 self._cond.wait(remaining)
         try:
             worker = self._start_worker()
@@ -251,7 +246,7 @@ class FunctionPool:
                 self._busy.add(worker)
         if closed:
             worker.stop()
-            raise Throttled(f"{self.spec.name}: the local stack is stopping")
+            raise lambda_dispatch.Throttled(f"{self.spec.name}: the local stack is stopping")
         return worker, True
 
     def _start_worker(self) -> Worker:
@@ -265,8 +260,8 @@ class FunctionPool:
         if ready is None or not ready.get("ready"):
             worker.stop()
             if ready is None:
-                raise InitFailed(timed_out("init", init_timeout))
-            raise InitFailed(failure(ready.get("error") or {"errorType": "Runtime.Unknown"}))
+                raise InitFailed(lambda_dispatch.timed_out("init", init_timeout))
+            raise InitFailed(lambda_dispatch.failure(ready.get("error") or {"errorType": "Runtime.Unknown"}))
         return worker
 
     def _release(self, worker: Worker, healthy: bool) -> None:
@@ -293,7 +288,7 @@ class FunctionPool:
 
 def _exited(request_id: str, worker: Worker) -> Outcome:
     code = worker.exit_code(timeout=1)
-    return failure(
+    return lambda_dispatch.failure(
         {
             "errorType": "Runtime.ExitError",
             "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
@@ -335,7 +330,7 @@ class WorkerPools:
     def _pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
             if self._closed:
-                raise Throttled(f"{spec.name}: the local stack is stopping")
+                raise lambda_dispatch.Throttled(f"{spec.name}: the local stack is stopping")
             # One pool per function name: the gateway's and moto's specs of a function agree.
             pool = self._pools.get(spec.name)
             if pool is None:

@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from exttests import wiring
-from exttests.api.http import create_resolver, http_handler, json_response, ok_response
+from exttests.api.http import create_resolver, http_handler, json_response, route
 from exttests.api.schemas import AssignBody, AssignResponse, assign_response
 from exttests.usecases.assign import AssignCommand, assign
 
 app = create_resolver()
 
 
-@app.post(
-    "/powerpath/makeExternalTestAssignment",
-    operation_id="makeExternalTestAssignment",
-    summary="Assign an external test (Edulastic or MasteryTrack) to a student",
-    tags=["PowerPath"],
-    responses=ok_response(AssignResponse, "The assignment of the student's current attempt"),
-)
+@route(app.post, "/powerpath/makeExternalTestAssignment", AssignResponse)
 def make_external_test_assignment(body: AssignBody) -> Any:
+    """Assign an external test (Edulastic or MasteryTrack) to a student"""
     command = AssignCommand(
         student_id=body.student,
         lesson_id=body.lesson,

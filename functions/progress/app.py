@@ -7,25 +7,20 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from exttests import wiring
-from exttests.api.http import QueryId, create_resolver, http_handler, json_response, ok_response
+from exttests.api.http import QueryId, create_resolver, http_handler, json_response, route
 from exttests.api.schemas import ProgressResponse, progress_response
 from exttests.usecases.progress import get_progress
 
 app = create_resolver()
 
 
-@app.get(
-    "/powerpath/getAssessmentProgress",
-    operation_id="getAssessmentProgress",
-    summary="Progress of an attempt: score, per-question results, XP",
-    tags=["PowerPath"],
-    responses=ok_response(ProgressResponse, "The progress of the attempt"),
-)
-def get_assessment_progress(
-    student: QueryId,
-    lesson: QueryId,
-    attempt: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")] = None,
-) -> Any:
+# An attempt number, 1 to 999999; without it, the student's current attempt.
+AttemptNumber = Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}$")]
+
+
+@route(app.get, "/powerpath/getAssessmentProgress", ProgressResponse)
+def get_assessment_progress(student: QueryId, lesson: QueryId, attempt: AttemptNumber = None) -> Any:
+    """Progress of an attempt: score, per-question results, XP"""
     found = get_progress(wiring.deps(), student, lesson, int(attempt) if attempt else None)
     return json_response(
         200,

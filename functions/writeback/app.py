@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import AfterValidator, BeforeValidator
 
 from exttests import wiring
-from exttests.api.http import create_resolver, http_handler, json_response, ok_response
+from exttests.api.http import create_resolver, http_handler, json_response, route
 from exttests.api.oneroster import AssessmentResultEnvelope, WriteBackBody, assessment_result
 from exttests.api.schemas import MAX_ID_LENGTH, check_id
 from exttests.usecases.results import get_assessment_result, write_back
@@ -30,29 +30,19 @@ SourcedId = Annotated[
     AfterValidator(lambda value: check_id(value, "sourcedId")),
     Path(min_length=1, max_length=MAX_ID_LENGTH),
 ]
-RECORD_RESPONSE = ok_response(AssessmentResultEnvelope, "The stored OneRoster 1.2 AssessmentResult")
+GRADEBOOK = "OneRoster gradebook"
 
 
-@app.put(
-    ROUTE,
-    operation_id="putAssessmentResult",
-    summary="Write back a MasteryTrack result (OneRoster 1.2 AssessmentResult upsert)",
-    tags=["OneRoster gradebook"],
-    responses=RECORD_RESPONSE,
-)
+@route(app.put, ROUTE, AssessmentResultEnvelope, operation_id="putAssessmentResult", tag=GRADEBOOK)
 def put_assessment_result(sourcedId: SourcedId, body: WriteBackBody) -> Any:  # noqa: N803 - OneRoster's name
+    """Write back a MasteryTrack result (OneRoster 1.2 AssessmentResult upsert)"""
     outcome = write_back(wiring.deps(), sourcedId, body.assessment_result.wire())
     return json_response(200, assessment_result(outcome.attempt))
 
 
-@app.get(
-    ROUTE,
-    operation_id="getAssessmentResult",
-    summary="The stored AssessmentResult of an attempt",
-    tags=["OneRoster gradebook"],
-    responses=RECORD_RESPONSE,
-)
+@route(app.get, ROUTE, AssessmentResultEnvelope, operation_id="getAssessmentResult", tag=GRADEBOOK)
 def get_assessment_result_route(sourcedId: SourcedId) -> Any:  # noqa: N803
+    """The stored AssessmentResult of an attempt"""
     return json_response(200, assessment_result(get_assessment_result(wiring.deps(), sourcedId)))
 
 

@@ -12,9 +12,8 @@ provider routes (`_routes`) plus these control routes (no auth, no faults, not c
                                   the clock offset; issued tokens survive (a reset between tests
                                   must not log the service out)
 
-The simulator modules still look alike in places on purpose: the same import list from
-common.py, the `__init__(self, host, port, *, ...)` head, the `_routes` head and the
-`main()` tail. That is the shape every simulator has, not behaviour to share.
+The simulator modules still look alike in places on purpose: the `__init__(self, host, port,
+*, ...)` head, the `_routes` head and the `main()` tail. That is the shape every simulator has, not behaviour to share.
 """
 
 from __future__ import annotations

@@ -148,6 +148,8 @@ class FaultDecision:
     retry_after: float = 0.0
 
 
+# Deliberately alike with exttests.config.HttpSettings: both are plain tables of numbers with
+# defaults, which is all a settings dataclass is.
 @dataclass
 class FaultConfig:
     error_rate: float = 0.0

@@ -36,20 +36,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from local.simulators import common
 from local.simulators.base import Simulator
-from local.simulators.common import (
-    Clock,
-    HttpError,
-    JsonDict,
-    Route,
-    control_error,
-    is_int,
-    is_number,
-    iso,
-    json_response,
-    read_json,
-    run_until_interrupted,
-)
 
 log = logging.getLogger("local.simulators.edulastic")
 
@@ -89,11 +77,11 @@ STATUS_STARTED, STATUS_SUBMITTED, STATUS_ABSENT = 0, 1, 2
 GRADED_VALUES = ("GRADED", "IN GRADING")
 
 
-def _error(status: int, message: str) -> HttpError:
-    return HttpError(status, {"result": {"message": message}, "message": message})
+def _error(status: int, message: str) -> common.HttpError:
+    return common.HttpError(status, {"result": {"message": message}, "message": message})
 
 
-def _bad_request(message: str) -> HttpError:
+def _bad_request(message: str) -> common.HttpError:
     return _error(400, message)
 
 
@@ -127,7 +115,7 @@ class User:
     role: str = "student"
     class_ids: set[str] = field(default_factory=set)
 
-    def public(self, class_code_by_id: dict[str, str]) -> JsonDict:
+    def public(self, class_code_by_id: dict[str, str]) -> common.JsonDict:
         return {
             "_id": self.id,
             "email": self.email,
@@ -148,10 +136,10 @@ def _build_test(test_id: str, title: str, questions: list[dict[str, Any]]) -> Te
     built = []
     for i, q in enumerate(questions, start=1):
         if not isinstance(q, dict):
-            raise control_error("each question must be an object")
+            raise common.control_error("each question must be an object")
         max_score = q.get("maxScore", 1)
-        if not is_number(max_score) or max_score <= 0:
-            raise control_error("maxScore must be a positive number")
+        if not common.is_number(max_score) or max_score <= 0:
+            raise common.control_error("maxScore must be a positive number")
         built.append(
             Question(
                 id=str(q.get("id") or f"{test_id}-q{i}"),
@@ -162,9 +150,9 @@ def _build_test(test_id: str, title: str, questions: list[dict[str, Any]]) -> Te
             )
         )
     if not built:
-        raise control_error("a test needs at least one question")
+        raise common.control_error("a test needs at least one question")
     if len({q.id for q in built}) != len(built):
-        raise control_error("question ids must be unique within a test")
+        raise common.control_error("question ids must be unique within a test")
     return TestDef(test_id, title, tuple(built))
 
 
@@ -173,12 +161,12 @@ class _Grading:
     """A finish or grade control request resolved against the state."""
 
     graded: str
-    assignment: JsonDict
+    assignment: common.JsonDict
     user: User
     test: TestDef
     group: str
-    questions: list[tuple[Question, JsonDict]]
-    activity: JsonDict | None  # the student's latest attempt, if any
+    questions: list[tuple[Question, common.JsonDict]]
+    activity: common.JsonDict | None  # the student's latest attempt, if any
 
 
 def _num(value: Any) -> int | float:
@@ -202,7 +190,7 @@ class EdulasticSimulator(Simulator):
         class_id: str,
         class_code: str,
         tests: dict[str, list[dict[str, Any]]] | None = None,
-        clock: Clock | None = None,
+        clock: common.Clock | None = None,
     ) -> None:
         self._username = username
         self._password = password
@@ -218,16 +206,16 @@ class EdulasticSimulator(Simulator):
     def _reset_data(self) -> None:
         self._users: dict[str, User] = {}
         self._user_by_email: dict[str, str] = {}
-        self._assignments: dict[str, JsonDict] = {}
-        self._utas: dict[str, JsonDict] = {}
-        self._uqas: dict[tuple[str, str], JsonDict] = {}
+        self._assignments: dict[str, common.JsonDict] = {}
+        self._utas: dict[str, common.JsonDict] = {}
+        self._uqas: dict[tuple[str, str], common.JsonDict] = {}
         self._auth_calls = 0
         self._refresh_next = False
 
     def test_url(self, assignment_id: str) -> str:
         return f"{self.app_url}/home/group/{self.class_id}/assignment/{assignment_id}"
 
-    def _state(self, now: datetime) -> JsonDict:
+    def _state(self, now: datetime) -> common.JsonDict:
         codes = {self.class_id: self.class_code}
         users = []
         for u in self._users.values():
@@ -243,27 +231,27 @@ class EdulasticSimulator(Simulator):
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[common.Route]:
         a = self._authed
         return [
-            Route("POST", "/auth/login", self._login),
-            Route("POST", "/search/users/by-emails", a(self._search_by_emails)),
-            Route("POST", "/enrollment/user", a(self._enroll_user)),
-            Route("POST", "/enrollment/student", a(self._enroll_student)),
-            Route("POST", "/assignments/v2/assign", a(self._assign)),
-            Route("POST", "/assignments/all", a(self._assignments_all)),
-            Route(
+            common.Route("POST", "/auth/login", self._login),
+            common.Route("POST", "/search/users/by-emails", a(self._search_by_emails)),
+            common.Route("POST", "/enrollment/user", a(self._enroll_user)),
+            common.Route("POST", "/enrollment/student", a(self._enroll_student)),
+            common.Route("POST", "/assignments/v2/assign", a(self._assign)),
+            common.Route("POST", "/assignments/all", a(self._assignments_all)),
+            common.Route(
                 "POST",
                 "/assignments/{assignmentId}/classes/{classId}/test-activity",
                 a(self._test_activity),
             ),
-            Route("GET", "/test/{testId}/minimal", a(self._test_minimal)),
-            Route("GET", "/home/group/{classId}/assignment/{assignmentId}", self._student_page, False),
-            Route("POST", "/_control/tests", self._control_tests, False),
-            Route("POST", "/_control/users", self._control_users, False),
-            Route("POST", "/_control/finish", self._control_finish, False),
-            Route("POST", "/_control/grade", self._control_grade, False),
-            Route("POST", "/_control/token-refresh", self._control_token_refresh, False),
+            common.Route("GET", "/test/{testId}/minimal", a(self._test_minimal)),
+            common.Route("GET", "/home/group/{classId}/assignment/{assignmentId}", self._student_page, False),
+            common.Route("POST", "/_control/tests", self._control_tests, False),
+            common.Route("POST", "/_control/users", self._control_users, False),
+            common.Route("POST", "/_control/finish", self._control_finish, False),
+            common.Route("POST", "/_control/grade", self._control_grade, False),
+            common.Route("POST", "/_control/token-refresh", self._control_token_refresh, False),
         ]
 
     def _authenticate(self, request: Request) -> dict[str, str]:
@@ -287,7 +275,7 @@ class EdulasticSimulator(Simulator):
             return {"x-token-refresh": new_token}
 
     def _login(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise _bad_request("username and password are required")
@@ -298,7 +286,7 @@ class EdulasticSimulator(Simulator):
             raise _error(401, "Invalid username or password")
         with self._lock:
             token = self.tokens.issue(self.clock(), None, TOKEN_PREFIX)
-        return json_response(
+        return common.json_response(
             {
                 "result": {
                     "token": token,
@@ -311,7 +299,7 @@ class EdulasticSimulator(Simulator):
         )
 
     def _search_by_emails(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         emails = body.get("emails")
         if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
             raise _bad_request("emails must be a list of strings")
@@ -322,10 +310,10 @@ class EdulasticSimulator(Simulator):
                 for e in emails
                 if e.strip().lower() in self._user_by_email
             ]
-        return json_response({"result": {"data": found, "totalCount": len(found)}})
+        return common.json_response({"result": {"data": found, "totalCount": len(found)}})
 
     def _enroll_user(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         missing = [k for k in ("email", "password", "classCode") if not body.get(k)]
         if missing:
             raise _bad_request(f"missing required field(s): {', '.join(missing)}")
@@ -350,7 +338,7 @@ class EdulasticSimulator(Simulator):
             self._users[user.id] = user
             self._user_by_email[email] = user.id
         log.info("edulastic: created and enrolled student %s", user.id)
-        return json_response(
+        return common.json_response(
             {
                 "result": {
                     "userId": user.id,
@@ -364,7 +352,7 @@ class EdulasticSimulator(Simulator):
         )
 
     def _enroll_student(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         ids = body.get("studentIds")
         if not body.get("classCode") or not isinstance(ids, list) or not ids:
             raise _bad_request("classCode and studentIds are required")
@@ -376,10 +364,10 @@ class EdulasticSimulator(Simulator):
                 raise _error(404, f"unknown student id(s): {', '.join(map(str, unknown))}")
             for i in ids:
                 self._users[i].class_ids.add(self.class_id)
-        return json_response({"result": {"message": "Students enrolled", "studentIds": ids}})
+        return common.json_response({"result": {"message": "Students enrolled", "studentIds": ids}})
 
     def _assign(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         items = body.get("assignments")
         filters = body.get("filters")
         if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
@@ -422,7 +410,7 @@ class EdulasticSimulator(Simulator):
                     if self._open_assignment(item["testId"], group_id, student_id):
                         raise _error(409, "test is already assigned to the student in this class")
             created = []
-            now = iso(self.clock())
+            now = common.iso(self.clock())
             for item in items:
                 test = self._tests[item["testId"]]
                 classes: dict[str, list[str]] = {}
@@ -450,7 +438,7 @@ class EdulasticSimulator(Simulator):
                 self._assignments[assignment["_id"]] = assignment
                 created.append(copy.deepcopy(assignment))
         log.info("edulastic: created %d assignment(s)", len(created))
-        return json_response({"result": {"assignments": created, "message": "Assignment(s) created"}})
+        return common.json_response({"result": {"assignments": created, "message": "Assignment(s) created"}})
 
     def _open_assignment(self, test_id: str, group_id: str, student_id: str) -> bool:
         for a in self._assignments.values():
@@ -477,10 +465,10 @@ class EdulasticSimulator(Simulator):
                     classes = [c for c in classes if student_id in c["students"]]
                 if classes:
                     result.append(copy.deepcopy(a))
-        return json_response({"result": result})
+        return common.json_response({"result": result})
 
     def _test_activity(self, request: Request, assignmentId: str, classId: str) -> Response:  # noqa: N803
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         if not isinstance(body.get("page", 0), int) or not isinstance(body.get("leftOverStudents", []), list):
             raise _bad_request("page must be an integer and leftOverStudents a list")
         include = {s for s in request.args.get("includeStudents", "").split(",") if s}
@@ -498,7 +486,7 @@ class EdulasticSimulator(Simulator):
             uta_ids = {u["_id"] for u in utas}
             uqas = [q for q in self._uqas.values() if q["testActivityId"] in uta_ids]
             test = self._tests[assignment["testId"]]
-            return json_response(
+            return common.json_response(
                 copy.deepcopy(
                     {
                         "testActivities": utas,
@@ -522,7 +510,7 @@ class EdulasticSimulator(Simulator):
         with_validation = request.args.get("validation") == "true"
         items = []
         for q in test.questions:
-            question: JsonDict = {
+            question: common.JsonDict = {
                 "id": q.id,
                 "title": q.title,
                 "stimulus": f"<p>{q.title}</p>",
@@ -531,7 +519,7 @@ class EdulasticSimulator(Simulator):
             if with_validation:
                 question["validation"] = {"validResponse": {"score": _num(q.max_score)}}
             items.append({"_id": q.item_id, "maxScore": _num(q.max_score), "data": {"questions": [question]}})
-        return json_response(
+        return common.json_response(
             {
                 "result": {
                     "_id": test.id,
@@ -553,14 +541,14 @@ class EdulasticSimulator(Simulator):
     # -- control routes --------------------------------------------------------------------
 
     def _control_tests(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         test_id, questions = body.get("testId"), body.get("questions")
         if not isinstance(test_id, str) or not test_id or not isinstance(questions, list):
-            raise control_error("testId and questions are required")
+            raise common.control_error("testId and questions are required")
         test = _build_test(test_id, str(body.get("title") or test_id), questions)
         with self._lock:
             self._tests[test_id] = test
-        return json_response(
+        return common.json_response(
             {
                 "testId": test_id,
                 "questions": [{"id": q.id, "maxScore": _num(q.max_score)} for q in test.questions],
@@ -568,13 +556,13 @@ class EdulasticSimulator(Simulator):
         )
 
     def _control_users(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         email = str(body.get("email") or "").strip().lower()
         if "@" not in email:
-            raise control_error("email is required")
+            raise common.control_error("email is required")
         with self._lock:
             if email in self._user_by_email:
-                raise control_error("user already exists", 409)
+                raise common.control_error("user already exists", 409)
             user = User(
                 id=uuid.uuid4().hex[:24],
                 email=email,
@@ -585,28 +573,28 @@ class EdulasticSimulator(Simulator):
             )
             self._users[user.id] = user
             self._user_by_email[email] = user.id
-        return json_response({"userId": user.id})
+        return common.json_response({"userId": user.id})
 
-    def _find_uta(self, assignment_id: str, user_id: str) -> JsonDict | None:
+    def _find_uta(self, assignment_id: str, user_id: str) -> common.JsonDict | None:
         attempts = [
             u for u in self._utas.values() if u["assignmentId"] == assignment_id and u["userId"] == user_id
         ]
         return max(attempts, key=lambda u: u["number"]) if attempts else None
 
-    def _resolve(self, body: JsonDict) -> _Grading:
+    def _resolve(self, body: common.JsonDict) -> _Grading:
         """A finish/grade control body checked against the state; called under the lock."""
         graded = body.get("graded", "GRADED")
         if graded not in GRADED_VALUES:
-            raise control_error(f"graded must be one of {GRADED_VALUES}")
+            raise common.control_error(f"graded must be one of {GRADED_VALUES}")
         assignment = self._assignments.get(str(body.get("assignmentId")))
         if assignment is None:
-            raise control_error("unknown assignmentId", 404)
+            raise common.control_error("unknown assignmentId", 404)
         user_id = self._user_by_email.get(str(body.get("email") or "").strip().lower())
         if user_id is None:
-            raise control_error("unknown email", 404)
+            raise common.control_error("unknown email", 404)
         group = next((c["_id"] for c in assignment["class"] if user_id in c["students"]), None)
         if group is None:
-            raise control_error("the student is not part of this assignment", 409)
+            raise common.control_error("the student is not part of this assignment", 409)
         test = self._tests[assignment["testId"]]
         return _Grading(
             graded=graded,
@@ -618,11 +606,11 @@ class EdulasticSimulator(Simulator):
             activity=self._find_uta(assignment["_id"], user_id),
         )
 
-    def _parse_questions(self, raw: Any, test: TestDef) -> list[tuple[Question, JsonDict]]:
+    def _parse_questions(self, raw: Any, test: TestDef) -> list[tuple[Question, common.JsonDict]]:
         if raw is None:
             return []
         if not isinstance(raw, list) or not all(isinstance(q, dict) for q in raw):
-            raise control_error("questions must be a list of objects")
+            raise common.control_error("questions must be a list of objects")
         parsed = []
         for q in raw:
             if "id" in q:
@@ -632,15 +620,15 @@ class EdulasticSimulator(Simulator):
             else:
                 match = None
             if match is None:
-                raise control_error(f"question {q.get('id', q.get('index'))!r} is not in the test")
+                raise common.control_error(f"question {q.get('id', q.get('index'))!r} is not in the test")
             for key in ("score", "maxScore"):
                 value = q.get(key)
-                if value is not None and not is_number(value):
-                    raise control_error(f"{key} must be a number")
+                if value is not None and not common.is_number(value):
+                    raise common.control_error(f"{key} must be a number")
             parsed.append((match, q))
         return parsed
 
-    def _apply_question(self, uta: JsonDict, question: Question, spec: JsonDict) -> None:
+    def _apply_question(self, uta: common.JsonDict, question: Question, spec: common.JsonDict) -> None:
         key = (uta["_id"], question.id)
         existing = self._uqas.get(key)
         max_score = float(spec.get("maxScore", question.max_score))
@@ -652,7 +640,7 @@ class EdulasticSimulator(Simulator):
             score = float(existing["score"]) if existing else 0.0
         correct = bool(spec["correct"]) if "correct" in spec else score >= max_score
         partial = bool(spec["partiallyCorrect"]) if "partiallyCorrect" in spec else 0 < score < max_score
-        uqa: JsonDict = {
+        uqa: common.JsonDict = {
             "_id": existing["_id"] if existing else uuid.uuid4().hex[:24],
             "qid": question.id,
             "testItemId": question.item_id,
@@ -676,7 +664,7 @@ class EdulasticSimulator(Simulator):
             uqa["feedback"] = existing["feedback"]
         self._uqas[key] = uqa
 
-    def _grade(self, uta: JsonDict, grading: _Grading) -> str:
+    def _grade(self, uta: common.JsonDict, grading: _Grading) -> str:
         """Applies the grading to the attempt and returns its id; called under the lock."""
         uta["graded"] = grading.graded
         for question, spec in grading.questions:
@@ -686,11 +674,11 @@ class EdulasticSimulator(Simulator):
         return str(uta["_id"])
 
     def _control_finish(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         with self._lock:
             grading = self._resolve(body)
             uta = grading.activity
-            now = iso(self.clock())
+            now = common.iso(self.clock())
             if uta is None:
                 uta = {
                     "_id": uuid.uuid4().hex[:24],
@@ -710,31 +698,33 @@ class EdulasticSimulator(Simulator):
                 uta["endDate"] = now
             uta_id = self._grade(uta, grading)
         log.info("edulastic: control finish on assignment %s", grading.assignment["_id"])
-        return json_response({"testActivityId": uta_id})
+        return common.json_response({"testActivityId": uta_id})
 
     def _control_grade(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         with self._lock:
             grading = self._resolve(body)
             if grading.activity is None:
-                raise control_error("the student has no test activity on this assignment; finish first", 409)
+                raise common.control_error(
+                    "the student has no test activity on this assignment; finish first", 409
+                )
             uta_id = self._grade(grading.activity, grading)
-        return json_response({"testActivityId": uta_id})
+        return common.json_response({"testActivityId": uta_id})
 
     def _control_token_refresh(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         with self._lock:
             if "every" in body:
-                if not is_int(body["every"]) or body["every"] < 0:
-                    raise control_error("every must be a non-negative integer (0 = never)")
+                if not common.is_int(body["every"]) or body["every"] < 0:
+                    raise common.control_error("every must be a non-negative integer (0 = never)")
                 self._refresh_every = body["every"]
             if "graceSeconds" in body:
                 grace = body["graceSeconds"]
-                if not is_number(grace) or grace < 0:
-                    raise control_error("graceSeconds must be a non-negative number")
+                if not common.is_number(grace) or grace < 0:
+                    raise common.control_error("graceSeconds must be a non-negative number")
                 self._grace = timedelta(seconds=grace)
             self._refresh_next = bool(body.get("next", True))
-            return json_response(
+            return common.json_response(
                 {
                     "next": self._refresh_next,
                     "every": self._refresh_every,
@@ -761,7 +751,7 @@ def main(argv: list[str] | None = None) -> None:
         class_code=os.environ.get("EDULASTIC_CLASS_CODE", "LOCAL1"),
     )
     print(f"Edulastic simulator: base {sim.url}  app {sim.app_url}  control {sim.app_url}/_control/state")
-    run_until_interrupted(sim.server)
+    common.run_until_interrupted(sim.server)
 
 
 if __name__ == "__main__":

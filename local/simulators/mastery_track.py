@@ -40,20 +40,8 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
+from local.simulators import common
 from local.simulators.base import Simulator
-from local.simulators.common import (
-    Clock,
-    HttpError,
-    JsonDict,
-    Route,
-    control_error,
-    is_int,
-    is_number,
-    iso,
-    json_response,
-    read_json,
-    run_until_interrupted,
-)
 
 log = logging.getLogger("local.simulators.mastery_track")
 
@@ -64,21 +52,21 @@ WRITEBACK_TIMEOUT = (3.05, 20)
 SCORE_STATUSES = ("exempt", "fully graded", "not submitted", "partially graded", "submitted")
 
 
-def _error(status: int, code: str, message: str, details: Any = None, data: Any = None) -> HttpError:
-    body: JsonDict = {"success": False, "error": message, "code": code}
+def _error(status: int, code: str, message: str, details: Any = None, data: Any = None) -> common.HttpError:
+    body: common.JsonDict = {"success": False, "error": message, "code": code}
     if details is not None:
         body["details"] = details
     if data is not None:
         body["data"] = data
-    return HttpError(status, body)
+    return common.HttpError(status, body)
 
 
-def _bad_request(message: str) -> HttpError:
+def _bad_request(message: str) -> common.HttpError:
     return _error(400, "INVALID_REQUEST", message)
 
 
-def _default_inventory() -> list[JsonDict]:
-    items: list[JsonDict] = []
+def _default_inventory() -> list[common.JsonDict]:
+    items: list[common.JsonDict] = []
     for subject, slug in (("Math", "math"), ("Reading", "reading")):
         for grade in range(3, 9):
             items.append(
@@ -123,7 +111,7 @@ class MasteryTrackSimulator(Simulator):
         client_id: str | None,
         client_secret: str | None,
         stage: str = "prod",
-        clock: Clock | None = None,
+        clock: common.Clock | None = None,
     ) -> None:
         self._api_key = api_key
         self._api_email = api_email.strip().lower()
@@ -140,16 +128,16 @@ class MasteryTrackSimulator(Simulator):
         super().__init__("mastery-track", host, port, f"/{self.stage}", clock)
 
     def _reset_data(self) -> None:
-        self._assignments: dict[str, JsonDict] = {}
-        self._invalidations: list[JsonDict] = []
-        self._students: dict[str, JsonDict] = {}
-        self._writebacks: list[JsonDict] = []
+        self._assignments: dict[str, common.JsonDict] = {}
+        self._invalidations: list[common.JsonDict] = []
+        self._students: dict[str, common.JsonDict] = {}
+        self._writebacks: list[common.JsonDict] = []
 
     def stop(self) -> None:
         super().stop()
         self._http.close()
 
-    def _state(self, now: datetime) -> JsonDict:
+    def _state(self, now: datetime) -> common.JsonDict:
         return {
             "assignments": [self._view(a, now) for a in self._assignments.values()],
             "invalidations": self._invalidations,
@@ -159,16 +147,16 @@ class MasteryTrackSimulator(Simulator):
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[common.Route]:
         a = self._authed
         return [
-            Route("POST", "/authorizer", self._authorizer),
-            Route("GET", "/authoring/inventory/search", a(self._inventory_search)),
-            Route("POST", "/delivery/assignments/assign", a(self._assign)),
-            Route("POST", "/delivery/assignments/invalidate", a(self._invalidate)),
-            Route("GET", "/take/{assignmentId}", self._student_page, False),
-            Route("POST", "/_control/finish", self._control_finish, False),
-            Route("POST", "/_control/inventory", self._control_inventory, False),
+            common.Route("POST", "/authorizer", self._authorizer),
+            common.Route("GET", "/authoring/inventory/search", a(self._inventory_search)),
+            common.Route("POST", "/delivery/assignments/assign", a(self._assign)),
+            common.Route("POST", "/delivery/assignments/invalidate", a(self._invalidate)),
+            common.Route("GET", "/take/{assignmentId}", self._student_page, False),
+            common.Route("POST", "/_control/finish", self._control_finish, False),
+            common.Route("POST", "/_control/inventory", self._control_inventory, False),
         ]
 
     def _authenticate(self, request: Request) -> dict[str, str]:
@@ -179,7 +167,7 @@ class MasteryTrackSimulator(Simulator):
     # -- provider routes -------------------------------------------------------------------
 
     def _authorizer(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         key = request.headers.get("x-api-key", "")
         if not key or not secrets.compare_digest(key, self._api_key):
             log.info("mastery-track: authorizer rejected an API key")
@@ -191,7 +179,7 @@ class MasteryTrackSimulator(Simulator):
             raise _error(401, "UNAUTHORIZED", "email is not a registered API user")
         with self._lock:
             jwt = self.tokens.issue(self.clock(), JWT_TTL)
-        return json_response({"success": True, "jwt": jwt})
+        return common.json_response({"success": True, "jwt": jwt})
 
     def _inventory_search(self, request: Request) -> Response:
         timeback_id = request.args.get("timeback_id", "").strip()
@@ -205,9 +193,9 @@ class MasteryTrackSimulator(Simulator):
                 and (not subject or i["subject"].lower() == subject)
                 and (not grade or i["grade"] == grade or str(i["grade_rank"]) == grade)
             ]
-        return json_response({"success": True, "data": data})
+        return common.json_response({"success": True, "data": data})
 
-    def _find_test(self, body: JsonDict) -> JsonDict:
+    def _find_test(self, body: common.JsonDict) -> common.JsonDict:
         timeback_id = body.get("timeback_id")
         if timeback_id:
             test = next((i for i in self._inventory if i["timeback_id"] == timeback_id), None)
@@ -227,18 +215,18 @@ class MasteryTrackSimulator(Simulator):
         return test
 
     @staticmethod
-    def _active(a: JsonDict, now: datetime) -> bool:
+    def _active(a: common.JsonDict, now: datetime) -> bool:
         return a["status"] in ("ASSIGNED", "IN_PROGRESS") and a["_expires"] > now
 
     @staticmethod
-    def _view(a: JsonDict, now: datetime) -> JsonDict:
+    def _view(a: common.JsonDict, now: datetime) -> common.JsonDict:
         view = {k: v for k, v in a.items() if not k.startswith("_")}
         if view["status"] in ("ASSIGNED", "IN_PROGRESS") and a["_expires"] <= now:
             view["status"] = "EXPIRED"
         return view
 
     def _assign(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         required = ["student_email", "assessment_line_item_sourced_id", "assessment_result_sourced_id"]
         if not body.get("timeback_id"):
             required += ["subject", "grade_rank"]
@@ -247,7 +235,7 @@ class MasteryTrackSimulator(Simulator):
             raise _error(
                 400, "MISSING_PARAMETER", f"missing parameter(s): {', '.join(missing)}", {"missing": missing}
             )
-        if not body.get("timeback_id") and not is_int(body["grade_rank"]):
+        if not body.get("timeback_id") and not common.is_int(body["grade_rank"]):
             raise _error(400, "INVALID_PARAMETER", "grade_rank must be an integer", {"field": "grade_rank"})
         email = str(body["student_email"]).strip().lower()
         if "@" not in email:
@@ -269,7 +257,7 @@ class MasteryTrackSimulator(Simulator):
                         "the student already has an active assignment of this test",
                         data={"existing_assignment": self._view(existing, now)},
                     )
-            self._students.setdefault(email, {"email": email, "created_at": iso(now)})
+            self._students.setdefault(email, {"email": email, "created_at": common.iso(now)})
             assignment_id = str(uuid.uuid4())
             expires = now + ASSIGNMENT_TTL
             assignment = {
@@ -278,8 +266,8 @@ class MasteryTrackSimulator(Simulator):
                 "test_name": test["name"],
                 "test_url": f"{self.app_url}/take/{assignment_id}",
                 "status": "ASSIGNED",
-                "expires_at": iso(expires),
-                "created_at": iso(now),
+                "expires_at": common.iso(expires),
+                "created_at": common.iso(now),
                 "timeback_id": test["timeback_id"],
                 "subject": test["subject"],
                 "grade_rank": test["grade_rank"],
@@ -290,10 +278,10 @@ class MasteryTrackSimulator(Simulator):
             self._assignments[assignment_id] = assignment
             view = self._view(assignment, now)
         log.info("mastery-track: created assignment %s", assignment_id)
-        return json_response({"success": True, "data": {"assignment": view}}, 201)
+        return common.json_response({"success": True, "data": {"assignment": view}}, 201)
 
     def _invalidate(self, request: Request) -> Response:
-        body = read_json(request, _bad_request)
+        body = common.read_json(request, _bad_request)
         missing = [k for k in ("student_email", "assignment_id") if not body.get(k)]
         if missing:
             raise _error(
@@ -310,9 +298,9 @@ class MasteryTrackSimulator(Simulator):
             if assignment["status"] in ("ASSIGNED", "IN_PROGRESS"):
                 assignment["status"] = "INVALIDATED"
             self._invalidations.append(
-                {"assignment_id": assignment["id"], "student_email": email, "at": iso(self.clock())}
+                {"assignment_id": assignment["id"], "student_email": email, "at": common.iso(self.clock())}
             )
-        return json_response({"success": True})
+        return common.json_response({"success": True})
 
     def _student_page(self, request: Request, assignmentId: str) -> Response:  # noqa: N803
         with self._lock:
@@ -347,7 +335,7 @@ class MasteryTrackSimulator(Simulator):
             self._wb_token = (token, time.monotonic() + max(ttl - 60, 0))
             return token
 
-    def _write_back(self, sourced_id: str, body: JsonDict) -> JsonDict:
+    def _write_back(self, sourced_id: str, body: common.JsonDict) -> common.JsonDict:
         url = f"{self.writeback_base_url}/ims/oneroster/gradebook/v1p2/assessmentResults/{sourced_id}"
         attempts = retries = 0
         refreshed = force_token = False
@@ -392,31 +380,31 @@ class MasteryTrackSimulator(Simulator):
     # -- control routes --------------------------------------------------------------------
 
     def _control_finish(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         for key in ("totalQuestions", "correctQuestions"):
             value = body.get(key)
-            if not is_int(value) or value < 0:
-                raise control_error(f"{key} must be a non-negative integer")
+            if not common.is_int(value) or value < 0:
+                raise common.control_error(f"{key} must be a non-negative integer")
         score = body.get("score")
-        if score is not None and not is_number(score):
-            raise control_error("score must be a number")
+        if score is not None and not common.is_number(score):
+            raise common.control_error("score must be a number")
         score_status = body.get("scoreStatus", "fully graded")
         if not isinstance(score_status, str):
-            raise control_error("scoreStatus must be a string")
+            raise common.control_error("scoreStatus must be a string")
         questions = body.get("questions")
         if questions is not None and not isinstance(questions, list):
-            raise control_error("questions must be a list")
+            raise common.control_error("questions must be a list")
         write_back = bool(body.get("writeBack", True))
         if write_back and not self.writeback_base_url:
-            raise control_error("writeBack requested but the simulator has no writeback_base_url", 409)
+            raise common.control_error("writeBack requested but the simulator has no writeback_base_url", 409)
         with self._lock:
             assignment = self._assignments.get(str(body.get("assignmentId")))
             if assignment is None:
-                raise control_error("unknown assignmentId", 404)
+                raise common.control_error("unknown assignmentId", 404)
             now = self.clock()
             assignment["status"] = "COMPLETED"
-            assignment["completed_at"] = iso(now)
-            metadata: JsonDict = {
+            assignment["completed_at"] = common.iso(now)
+            metadata: common.JsonDict = {
                 "masteryTrackProcessed": bool(body.get("processed", True)),
                 "totalQuestions": body["totalQuestions"],
                 "correctQuestions": body["correctQuestions"],
@@ -425,11 +413,11 @@ class MasteryTrackSimulator(Simulator):
             }
             if questions is not None:
                 metadata["questions"] = questions
-            result: JsonDict = {
+            result: common.JsonDict = {
                 "sourcedId": assignment["assessment_result_sourced_id"],
                 "status": "active",
                 "assessmentLineItem": {"sourcedId": assignment["assessment_line_item_sourced_id"]},
-                "scoreDate": iso(now),
+                "scoreDate": common.iso(now),
                 "scoreStatus": score_status,
                 "metadata": metadata,
             }
@@ -439,21 +427,21 @@ class MasteryTrackSimulator(Simulator):
                 result["comment"] = body["comment"]
             payload = {"assessmentResult": result}
             view = self._view(assignment, now)
-        outcome: JsonDict | None = None
+        outcome: common.JsonDict | None = None
         if write_back:
             # Outside the state lock: the service may call this simulator while handling the PUT.
             outcome = self._write_back(assignment["assessment_result_sourced_id"], payload)
             with self._lock:
                 self._writebacks.append({"assignmentId": assignment["id"], "request": payload, **outcome})
-        return json_response({"assignment": view, "writeBack": outcome, "assessmentResult": result})
+        return common.json_response({"assignment": view, "writeBack": outcome, "assessmentResult": result})
 
     def _control_inventory(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         missing = [k for k in ("timeback_id", "name", "subject", "grade_rank") if body.get(k) in (None, "")]
         if missing:
-            raise control_error(f"missing: {', '.join(missing)}")
-        if not is_int(body["grade_rank"]):
-            raise control_error("grade_rank must be an integer")
+            raise common.control_error(f"missing: {', '.join(missing)}")
+        if not common.is_int(body["grade_rank"]):
+            raise common.control_error("grade_rank must be an integer")
         item = {
             "id": str(body.get("id") or f"inv-{body['timeback_id']}"),
             "timeback_id": str(body["timeback_id"]),
@@ -466,7 +454,7 @@ class MasteryTrackSimulator(Simulator):
         }
         with self._lock:
             self._inventory = [i for i in self._inventory if i["timeback_id"] != item["timeback_id"]] + [item]
-        return json_response({"item": item})
+        return common.json_response({"item": item})
 
 
 # The name the local stack and tests build it by; the class takes exactly the factory's arguments.
@@ -491,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
         stage=args.stage,
     )
     print(f"MasteryTrack simulator: base {sim.url}  control {sim.app_url}/_control/state")
-    run_until_interrupted(sim.server)
+    common.run_until_interrupted(sim.server)
 
 
 if __name__ == "__main__":

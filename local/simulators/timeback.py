@@ -36,19 +36,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from local.simulators import common
 from local.simulators.base import Simulator
-from local.simulators.common import (
-    Clock,
-    Handler,
-    HttpError,
-    JsonDict,
-    Route,
-    control_error,
-    iso,
-    json_response,
-    read_json,
-    run_until_interrupted,
-)
 from local.simulators.timeback_roster import (
     DELETED,
     Enrollment,
@@ -74,7 +63,9 @@ OBJECT_KINDS = {
 SUBJECT_TRACK_KIND = "subjectTrack"
 
 
-def _ims_error(status: int, description: str, minor: str, headers: dict[str, str] | None = None) -> HttpError:
+def _ims_error(
+    status: int, description: str, minor: str, headers: dict[str, str] | None = None
+) -> common.HttpError:
     body = {
         "imsx_codeMajor": "failure",
         "imsx_severity": "error",
@@ -85,22 +76,22 @@ def _ims_error(status: int, description: str, minor: str, headers: dict[str, str
             ]
         },
     }
-    return HttpError(status, body, headers)
+    return common.HttpError(status, body, headers)
 
 
-def _edubridge_error(status: int, message: str, data: Any = None) -> HttpError:
-    body: JsonDict = {"error": message}
+def _edubridge_error(status: int, message: str, data: Any = None) -> common.HttpError:
+    body: common.JsonDict = {"error": message}
     if data is not None:
         body["data"] = data
-    return HttpError(status, body)
+    return common.HttpError(status, body)
 
 
-def _bad_enroll(message: str) -> HttpError:
+def _bad_enroll(message: str) -> common.HttpError:
     return _edubridge_error(400, message)
 
 
-def _oauth_error(code: str) -> HttpError:
-    return HttpError(400, {"error": code}, {"Cache-Control": "no-store"})
+def _oauth_error(code: str) -> common.HttpError:
+    return common.HttpError(400, {"error": code}, {"Cache-Control": "no-store"})
 
 
 def _read_roster_file(path: str) -> object:
@@ -111,7 +102,7 @@ def _read_roster_file(path: str) -> object:
         raise RosterError(f"{path}: cannot read a JSON roster: {exc}") from exc
 
 
-def _optional_text(body: JsonDict, key: str) -> str | None:
+def _optional_text(body: common.JsonDict, key: str) -> str | None:
     value = body.get(key)
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise _bad_enroll(f"{key} must be a non-empty string")
@@ -134,7 +125,7 @@ class TimeBackSimulator(Simulator):
         client_secret: str,
         roster: dict[str, Any] | None = None,
         roster_file: str | None = None,
-        clock: Clock | None = None,
+        clock: common.Clock | None = None,
     ) -> None:
         if roster is not None and roster_file is not None:
             raise ValueError("give roster or roster_file, not both")
@@ -151,7 +142,7 @@ class TimeBackSimulator(Simulator):
     def token_url(self) -> str:
         return f"{self.url}/auth/token"
 
-    def _state(self, now: datetime) -> JsonDict:
+    def _state(self, now: datetime) -> common.JsonDict:
         return {
             "enrollments": [
                 {**self._roster.enrollment_view(e), "userId": e.user_id, "courseId": e.course_id}
@@ -163,30 +154,30 @@ class TimeBackSimulator(Simulator):
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[common.Route]:
         a = self._authed
         rostering = f"{ONEROSTER}/rostering/v1p2"
         enroll = "/edubridge/enrollments/enroll/{userId}/{courseId}"
         return [
-            Route("POST", "/auth/token", self._token),
-            Route("GET", rostering + "/users/{sourcedId}", a(self._reader("users", "user"))),
-            Route(
+            common.Route("POST", "/auth/token", self._token),
+            common.Route("GET", rostering + "/users/{sourcedId}", a(self._reader("users", "user"))),
+            common.Route(
                 "GET",
                 rostering + "/courses/component-resources/{sourcedId}",
                 a(self._reader("componentResources", "componentResource")),
             ),
-            Route("GET", rostering + "/courses/{sourcedId}", a(self._reader("courses", "course"))),
-            Route(
+            common.Route("GET", rostering + "/courses/{sourcedId}", a(self._reader("courses", "course"))),
+            common.Route(
                 "GET",
                 ONEROSTER + "/resources/v1p2/resources/{sourcedId}",
                 a(self._reader("resources", "resource")),
             ),
-            Route("GET", "/edubridge/subject-track/", a(self._subject_tracks)),
-            Route("POST", enroll, a(self._enroll)),
-            Route("POST", enroll + "/{schoolId}", a(self._enroll)),
-            Route("GET", "/edubridge/enrollments/user/{userId}", a(self._user_enrollments)),
-            Route("POST", "/_control/roster", self._control_roster, False),
-            Route("POST", "/_control/objects", self._control_objects, False),
+            common.Route("GET", "/edubridge/subject-track/", a(self._subject_tracks)),
+            common.Route("POST", enroll, a(self._enroll)),
+            common.Route("POST", enroll + "/{schoolId}", a(self._enroll)),
+            common.Route("GET", "/edubridge/enrollments/user/{userId}", a(self._user_enrollments)),
+            common.Route("POST", "/_control/roster", self._control_roster, False),
+            common.Route("POST", "/_control/objects", self._control_objects, False),
         ]
 
     def _authenticate(self, request: Request) -> dict[str, str]:
@@ -227,7 +218,7 @@ class TimeBackSimulator(Simulator):
         with self._lock:
             token = self.tokens.issue(self.clock(), TOKEN_TTL)
             self._tokens_issued += 1
-        return json_response(
+        return common.json_response(
             {
                 "access_token": token,
                 "token_type": "Bearer",
@@ -238,22 +229,22 @@ class TimeBackSimulator(Simulator):
 
     # -- OneRoster and EduBridge reads -----------------------------------------------------
 
-    def _reader(self, list_name: str, wrapper: str) -> Handler:
+    def _reader(self, list_name: str, wrapper: str) -> common.Handler:
         def read(request: Request, sourcedId: str) -> Response:  # noqa: N803
             with self._lock:
                 obj = self._roster.objects[list_name].get(sourcedId)
                 if obj is None:
                     raise _ims_error(404, f"{wrapper} {sourcedId} not found", "unknownobject")
-                return json_response({wrapper: obj})
+                return common.json_response({wrapper: obj})
 
         return read
 
     def _subject_tracks(self, request: Request) -> Response:
         with self._lock:
             tracks = [self._roster.track_view(key, t) for key, t in self._roster.tracks.items()]
-            return json_response({"subjectTrack": tracks})
+            return common.json_response({"subjectTrack": tracks})
 
-    def _user(self, user_id: str) -> JsonDict:
+    def _user(self, user_id: str) -> common.JsonDict:
         user = self._roster.objects["users"].get(user_id)
         if user is None:
             raise _edubridge_error(404, f"user {user_id} not found")
@@ -267,7 +258,7 @@ class TimeBackSimulator(Simulator):
                 for e in self._roster.enrollments
                 if e.user_id == userId and e.status != DELETED
             ]
-            return json_response({"data": data})
+            return common.json_response({"data": data})
 
     # -- EduBridge enroll ------------------------------------------------------------------
 
@@ -278,7 +269,7 @@ class TimeBackSimulator(Simulator):
         courseId: str,  # noqa: N803
         schoolId: str | None = None,  # noqa: N803
     ) -> Response:
-        body = read_json(request, _bad_enroll)
+        body = common.read_json(request, _bad_enroll)
         sourced_id = _optional_text(body, "sourcedId")
         role = _optional_text(body, "role") or "student"
         begin, end = _optional_text(body, "beginDate"), _optional_text(body, "endDate")
@@ -305,43 +296,43 @@ class TimeBackSimulator(Simulator):
                 course_id=courseId,
                 school_id=school_id,
                 role=role,
-                begin_date=begin or iso(self.clock()),
+                begin_date=begin or common.iso(self.clock()),
                 end_date=end,
                 metadata=metadata,
             )
             self._roster.enrollments.append(enrollment)
             view = self._roster.enrollment_view(enrollment)
         log.info("timeback: enrollment %s created", enrollment.id)
-        return json_response({"data": view}, 201)
+        return common.json_response({"data": view}, 201)
 
     # -- control routes --------------------------------------------------------------------
 
     def _control_roster(self, request: Request) -> Response:
         try:
-            roster = Roster.parse(read_json(request, control_error))
+            roster = Roster.parse(common.read_json(request, common.control_error))
         except RosterError as exc:
-            raise control_error(str(exc)) from None
+            raise common.control_error(str(exc)) from None
         with self._lock:
             self._roster = roster
-        return json_response({"counts": roster.counts()})
+        return common.json_response({"counts": roster.counts()})
 
     def _control_objects(self, request: Request) -> Response:
-        body = read_json(request, control_error)
+        body = common.read_json(request, common.control_error)
         kind, obj = body.get("kind"), body.get("object")
         try:
             if kind == SUBJECT_TRACK_KIND:
                 key, track = check_track("object", obj)
                 with self._lock:
                     self._roster.tracks[key] = track
-                    return json_response({"kind": kind, "object": self._roster.track_view(key, track)})
+                    return common.json_response({"kind": kind, "object": self._roster.track_view(key, track)})
             if kind in OBJECT_KINDS:
                 checked = check_object("object", obj)
                 with self._lock:
                     self._roster.objects[OBJECT_KINDS[str(kind)]][checked["sourcedId"]] = checked
-                return json_response({"kind": kind, "object": checked})
+                return common.json_response({"kind": kind, "object": checked})
         except RosterError as exc:
-            raise control_error(str(exc)) from None
-        raise control_error(f"kind must be one of {[*OBJECT_KINDS, SUBJECT_TRACK_KIND]}")
+            raise common.control_error(str(exc)) from None
+        raise common.control_error(f"kind must be one of {[*OBJECT_KINDS, SUBJECT_TRACK_KIND]}")
 
 
 # The name the local stack and tests build it by; the class takes exactly the factory's arguments.
@@ -374,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         f"TimeBack simulator: api {sim.url}  token {sim.token_url}  "
         f"control {sim.app_url}/_control/state  client id {args.client_id}"
     )
-    run_until_interrupted(sim.server)
+    common.run_until_interrupted(sim.server)
 
 
 if __name__ == "__main__":

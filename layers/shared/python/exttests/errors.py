@@ -24,6 +24,9 @@ class ConfigError(Exception):
     """A setting is missing or malformed: the function (or `make run`) must not start."""
 
 
+# Deliberately alike: one two-line class per status (and local/auth.py declares the local
+# authorizer's the same way); a class per error is what `except` and the state machine's
+# Catch match on.
 class BadRequest(ServiceError):
     status = 400
 

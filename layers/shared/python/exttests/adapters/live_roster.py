@@ -23,6 +23,8 @@ from ..ports import CachedDocument, Context, Store
 STUDENT, LESSON, TRACKS = "student", "lesson", "tracks"
 
 
+# Deliberately alike: the signatures repeat `exttests.timeback.client.TimebackClient`'s, which
+# implements this port (the `duplicates` tool pairs `enroll` with the client's).
 class PlatformClient(Protocol):
     """The TimeBack calls this adapter makes (exttests.timeback.client implements them)."""
 

@@ -100,6 +100,8 @@ class AssessmentResultOut(WireModel):
 
 
 class AssessmentResultEnvelope(WireModel):
+    """The stored OneRoster 1.2 AssessmentResult."""
+
     assessment_result: AssessmentResultOut
 
 

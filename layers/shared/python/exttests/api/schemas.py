@@ -84,12 +84,16 @@ class AssignmentFields(WireModel):
 
 
 class AssignResponse(AssignmentFields):
+    """The assignment of the student's current attempt."""
+
     tool_provider: ToolProvider
     lesson_type: LessonType
     attempt: int
 
 
 class ImportResponse(AssignmentFields):
+    """The state of the student's current attempt."""
+
     lesson_type: LessonType
     lesson_id: str | None
     tool_provider: ToolProvider | None
@@ -116,6 +120,8 @@ class QuestionOut(WireModel):
 
 
 class ProgressResponse(WireModel):
+    """The progress of the attempt."""
+
     lesson_type: LessonType
     finalized: bool
     score: float | None = None

@@ -19,6 +19,14 @@ from .records import Record
 _EVENT_NAMESPACE = uuid.UUID("5b0c2f4e-2d7a-4f3e-9a51-6c1f0e8d9b27")
 
 
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent(Record):
+    event_id: str
+    detail_type: EventType
+    time: str  # ISO 8601, when the change was made
+    detail: dict[str, Any]
+
+
 class EventType(StrEnum):
     """EventBridge `detail-type` values."""
 
@@ -27,14 +35,6 @@ class EventType(StrEnum):
     ENROLLED = "Student Enrolled"
     ENROLLMENT_FAILED = "Enrollment Failed"
     EXPIRED = "External Test Expired"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DomainEvent(Record):
-    event_id: str
-    detail_type: EventType
-    time: str  # ISO 8601, when the change was made
-    detail: dict[str, Any]
 
 
 def event_id(attempt: Attempt, detail_type: EventType) -> str:

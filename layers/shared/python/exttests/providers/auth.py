@@ -66,6 +66,8 @@ class AuthenticatedClient:
     def reason(self, response: requests.Response) -> str:
         return self.http.reason(response)
 
+    # Deliberately alike: the parameters repeat ProviderHttp.request's (http.py), less what this
+    # session supplies itself (the credentials, headers and form body).
     def request(
         self,
         method: str,

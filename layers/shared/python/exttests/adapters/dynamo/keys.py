@@ -8,6 +8,7 @@ which sidesteps DynamoDB's Decimal numbers and keeps reads to one attribute.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 PK = "PK"
 SK = "SK"
@@ -24,29 +25,18 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {PK: {"S": pk}, SK: {"S": sk}}
 
 
-def user(user_id: str) -> dict[str, dict[str, str]]:
-    return key(f"USER#{user_id}", "USER")
+def _entity(kind: str, entity_id: str) -> dict[str, dict[str, str]]:
+    """A roster entity's item: partition `KIND#id`, sort key `KIND` (one item per entity)."""
+    return key(f"{kind}#{entity_id}", kind)
 
 
-def org(org_id: str) -> dict[str, dict[str, str]]:
-    return key(f"ORG#{org_id}", "ORG")
-
-
-def course(course_id: str) -> dict[str, dict[str, str]]:
-    return key(f"COURSE#{course_id}", "COURSE")
-
-
-def course_component(component_id: str) -> dict[str, dict[str, str]]:
-    return key(f"COMPONENT#{component_id}", "COMPONENT")
-
-
-def resource(resource_id: str) -> dict[str, dict[str, str]]:
-    return key(f"RESOURCE#{resource_id}", "RESOURCE")
-
-
-def lesson(component_resource_id: str) -> dict[str, dict[str, str]]:
-    """A ComponentResource with its Resource and CourseComponent embedded (denormalized at load)."""
-    return key(f"LESSON#{component_resource_id}", "LESSON")
+user = partial(_entity, "USER")
+org = partial(_entity, "ORG")
+course = partial(_entity, "COURSE")
+course_component = partial(_entity, "COMPONENT")
+resource = partial(_entity, "RESOURCE")
+# A ComponentResource with its Resource and CourseComponent embedded (denormalized at load).
+lesson = partial(_entity, "LESSON")
 
 
 def subject_track(subject: str, grade: str, org_id: str | None) -> dict[str, dict[str, str]]:

@@ -92,6 +92,8 @@ def _conditional_failure(error: ClientError) -> bool:
     return False
 
 
+# Deliberately alike: the methods repeat `ports.Store`'s signatures (an adapter matches its port;
+# the `duplicates` tool pairs save_enrollment with the port's).
 class DynamoStore:
     """`roster_cache=False`: the roster is the loaded file's items, authoritative. True: students
     and lessons are a live roster's cache entries, read in the same batch; missing or expired
