@@ -30,3 +30,18 @@ def client(service: str) -> Any:
     made = boto3.client(service, config=_CONFIG)
     made.meta.events.register("before-call.*", _check_budget)
     return made
+
+
+class LazyClient:
+    """An adapter's `client` attribute: the client given to the constructor (kept in `_client`),
+    or one of `service` made on first use, for the reason `client` gives."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __get__(self, adapter: Any, owner: type | None = None) -> Any:
+        if adapter is None:
+            return self
+        if adapter._client is None:
+            adapter._client = client(self.service)
+        return adapter._client

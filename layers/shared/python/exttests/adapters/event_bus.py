@@ -15,16 +15,12 @@ class PublishFailed(Exception):
 
 
 class EventBusPublisher:
+    client = aws.LazyClient("events")
+
     def __init__(self, bus_name: str, source: str, client: Any | None = None) -> None:
         self.bus_name = bus_name
         self.source = source
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("events")
-        return self._client
 
     def publish(self, event: DomainEvent) -> None:
         answer = self.client.put_events(

@@ -9,15 +9,11 @@ from . import aws
 
 
 class KmsCipher:
+    client = aws.LazyClient("kms")
+
     def __init__(self, key_id: str, client: Any | None = None) -> None:
         self.key_id = key_id
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("kms")
-        return self._client
 
     def encrypt(self, plaintext: str, context: dict[str, str]) -> str:
         # The encryption context binds a ciphertext to its student and provider, so a copied

@@ -27,16 +27,12 @@ def execution_name(attempt: Attempt) -> str:
 
 
 class StepFunctionsWorkflow:
+    client = aws.LazyClient("stepfunctions")
+
     def __init__(self, state_machine_arn: str, settings: Settings, client: Any | None = None) -> None:
         self.arn = state_machine_arn
         self.settings = settings
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("stepfunctions")
-        return self._client
 
     def execution_input(self, attempt: Attempt, wait: WorkflowWait) -> dict[str, Any]:
         waits = list(self.settings.waits)

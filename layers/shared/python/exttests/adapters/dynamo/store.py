@@ -99,6 +99,8 @@ class DynamoStore:
     and lessons are a live roster's cache entries, read in the same batch; missing or expired
     ones are named in `Context.stale` for the roster to fetch."""
 
+    client = aws.LazyClient("dynamodb")
+
     def __init__(
         self,
         table_name: str,
@@ -113,13 +115,6 @@ class DynamoStore:
         self.roster_cache = roster_cache
         self.due_shards = due_shards
         self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        # Created on first use so mock_aws / AWS_ENDPOINT_URL set after import still apply.
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
 
     # --- reads ---------------------------------------------------------------------------
 
