@@ -56,11 +56,13 @@ venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
 # Three pytest workers on two cores: about a third of the suite's time is waiting (workflow waits,
 # Retry-After, token expiry, deadline budgets), and a third worker runs tests in it (measured:
 # 155-158 s with two, 124-129 s with three, 142 s with four).
+# --dist loadgroup (tests/xdist_groups.py): the tests that share a local stack run on one worker, so
+# each stack starts once; the other tests go one by one to whichever worker is free.
 TEST_WORKERS ?= 3
 
 test: $(DEV_STAMP) ## Run the test suite (PYTEST_ARGS=... to pass extra arguments; TEST_WORKERS=3)
 	@xdist=""; \
-	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n $(TEST_WORKERS) --dist worksteal"; fi; \
+	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n $(TEST_WORKERS) --dist loadgroup"; fi; \
 	echo "$(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests"; \
 	rc=0; $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests (exit code 5)" >&2; fi; \

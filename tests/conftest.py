@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from local.moto_imports import defer_batch_models
+from tests import xdist_groups
 from tests.support import (
     DEMO_ROSTER,
     EDU_USER,
@@ -246,6 +247,10 @@ def service(
         yield Service(resources, edulastic, mastery_track)
         wiring.reset()
     os.environ.pop("MOTO_PORT", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    xdist_groups.register(config)  # which tests share a worker (make test: --dist loadgroup)
 
 
 # --- time per tier (printed at the end of `make test`) -------------------------------------------
