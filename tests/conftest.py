@@ -21,11 +21,13 @@ from tests.support import (
     MT_USER,
     ROOT,
     http_event,
+    share_botocore_data_loader,
     shared_boto3_session,
     start_simulators,
 )
 
 defer_batch_models()  # before anything imports moto's Step Functions (0.8 s per worker)
+share_botocore_data_loader()
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",

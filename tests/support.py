@@ -47,6 +47,29 @@ def shared_boto3_session() -> Any:
     return _SESSION[0]
 
 
+def share_botocore_data_loader() -> None:
+    """Every botocore session of this process reads botocore's JSON data (the endpoints and every
+    service's model) through one loader, which keeps what it read: a new session (the admin CLI
+    sets one up on every run, moto on every mock, a test its own) otherwise reads and parses it
+    all again (0.1 s for the endpoints alone). The data is botocore's own files, the same for
+    every session; sessions still differ in everything else (credentials, region, clients)."""
+    import botocore.loaders
+    import botocore.session
+
+    original = botocore.loaders.create_loader
+    if getattr(botocore.session.create_loader, "shared", False):
+        return
+    loaders: dict[Any, Any] = {}
+
+    def create_loader(search_path_string: Any = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    create_loader.shared = True  # type: ignore[attr-defined]
+    botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
