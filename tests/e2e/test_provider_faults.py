@@ -276,7 +276,7 @@ def test_soak_under_provider_faults_loses_no_assignment_result_or_enrollment(
                 progress[key] = body
                 pending.discard(key)
         if pending:
-            time.sleep(1.0)
+            time.sleep(0.5)
     finalized_at = time.monotonic()
     # An execution ends right after its Enroll task; give the last ones a moment to be recorded.
     settle = time.monotonic() + 10
@@ -477,14 +477,14 @@ def test_a_long_provider_outage_while_the_workflows_poll_loses_nothing(
     time.sleep(MIN_POLLS_INTO_THE_OUTAGE * OUTAGE_WAIT_SECONDS + 0.5)
     while fewest_polls_into_the_outage(stack) < MIN_POLLS_INTO_THE_OUTAGE:
         assert time.monotonic() < assigned + OUTAGE_LIMIT, "the workflows stopped polling"
-        time.sleep(1.0)
+        time.sleep(0.3)  # the outage ends as soon as the last workflow has polled into it enough
     set_faults(stack, {})
     outage_ended = time.monotonic()
 
     deadline = outage_ended + FINALIZE_TIMEOUT
     executions = all_executions(stack)
     while time.monotonic() < deadline and any(e["status"] == "RUNNING" for e in executions):
-        time.sleep(0.5)
+        time.sleep(0.2)
         executions = all_executions(stack)
     settled = time.monotonic()
     by_status = Counter(e["status"] for e in executions)
