@@ -60,16 +60,22 @@ venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
 # each stack starts once; the other tests go one by one to whichever worker is free.
 TEST_WORKERS ?= 3
 
+# The tests' processes (pytest workers, the stacks and CLIs they start) keep their bytecode and
+# pytest's rewritten test modules in .pycache/, even where the environment sets
+# PYTHONDONTWRITEBYTECODE: otherwise each one compiles them again (collecting the suite: 6.2 s of
+# CPU per worker without, 2.7 s with). The source tree gets no __pycache__ directories.
+TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/.pycache
+
 test: $(DEV_STAMP) ## Run the test suite (PYTEST_ARGS=... to pass extra arguments; TEST_WORKERS=3)
 	@xdist=""; \
 	if $(PY) -c "import xdist" 2>/dev/null; then xdist="-n $(TEST_WORKERS) --dist loadgroup"; fi; \
 	echo "$(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests"; \
-	rc=0; $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
+	rc=0; $(TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider $$xdist $(PYTEST_ARGS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "FAIL: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 
 test-full: $(DEV_STAMP) ## The load tests at the size docs/reliability.md reports (CI runs it after test)
-	EXTTESTS_FULL_SCALE=1 $(PY) -m pytest -q -p no:cacheprovider -m scaled $(PYTEST_ARGS) tests
+	EXTTESTS_FULL_SCALE=1 $(TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider -m scaled $(PYTEST_ARGS) tests
 
 run: $(DEV_STAMP) ## Start the local stack (moto + handlers + simulators) on 127.0.0.1
 	$(PY) -m local.stack
@@ -109,6 +115,6 @@ build: $(SAM_STAMP) ## sam build + tools/check_build.py (ARCH=arm64|x86_64, NO_B
 	$(PYTHON) -m tools.check_build $(BUILD_DIR) --arch $(ARCH) $(if $(filter 1,$(NO_BYTECODE)),--no-bytecode)
 
 clean: ## Remove build output and caches (keeps the virtualenvs)
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .pycache
 	find . -path ./$(VENV) -prune -o -path ./$(VENV_SAM) -prune -o \
 	  -type d -name __pycache__ -print0 | xargs -0 rm -rf
