@@ -27,6 +27,8 @@ import requests
 from local.stack import REGION, LocalStack, Settings
 
 TIMEOUT = 60.0  # seconds; bounds every wait so the demo never hangs
+# How often the demo looks at the workflow: its steps take tenths of a second on the local stack.
+POLL_SECONDS = 0.1
 HTTP_TIMEOUT = 15.0
 ADA, ADA_EMAIL = "student-ada", "ada.lovelace@students.example.com"
 ALAN = "student-alan"
@@ -148,7 +150,7 @@ class Demo:
                     data = json.loads(self.sfn.describe_execution(executionArn=arn)["input"])
                     if data.get("student") == student and data.get("lesson") == lesson:
                         return arn
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
         raise DemoError(f"no workflow execution for {student} / {lesson} within {TIMEOUT:.0f} s")
 
     def history(self, arn: str) -> list[dict[str, Any]]:
@@ -190,7 +192,7 @@ class Demo:
             status = str(self.sfn.describe_execution(executionArn=arn)["status"])
             if status != "RUNNING":
                 break
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
         events = self.history(arn)
         states = self.entered_states(events)
         self.show("status", f"{status} after {time.monotonic() - started:.1f} s")
