@@ -54,8 +54,8 @@ venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
 # --- everyday targets ----------------------------------------------------------------
 
 # Three pytest workers on two cores: about a third of the suite's time is waiting (workflow waits,
-# Retry-After, token expiry, deadline budgets), and a third worker runs tests in it (measured:
-# 155-158 s with two, 124-129 s with three, 142 s with four).
+# Retry-After, token expiry, deadline budgets), and a third worker runs tests in it (measured on
+# 2 cores: 134 s with two, 109-119 s with three, 122 s with four).
 # --dist loadgroup (tests/xdist_groups.py): the tests that share a local stack run on one worker, so
 # each stack starts once; the other tests go one by one to whichever worker is free.
 TEST_WORKERS ?= 3
