@@ -13,7 +13,8 @@ provider routes (`_routes`) plus these control routes (no auth, no faults, not c
                                   must not log the service out)
 
 The simulator modules still look alike in places on purpose: the `__init__(self, host, port,
-*, ...)` head, the `_routes` head and the `main()` tail. That is the shape every simulator has, not behaviour to share.
+*, ...)` head, the `_routes` head and the `main()` tail. That is the shape every simulator has,
+not behaviour to share.
 """
 
 from __future__ import annotations
