@@ -376,11 +376,12 @@ def stop_workflow(service: Any, student: str, lesson: str) -> None:
     stop_execution(execution_arn(service, student, lesson))
 
 
-def stop_execution(arn: str) -> None:
-    """Stop one execution if it still runs. moto starts an execution's worker on a thread that
-    sets up its state a moment later; a stop in between raises AttributeError, so try again
-    briefly before giving up (an execution left running only costs memory, not correctness)."""
-    client = boto3.client("stepfunctions")
+def stop_execution(arn: str, client: Any = None) -> None:
+    """Stop one execution if it still runs (`client`: a Step Functions client to reuse when
+    stopping many). moto starts an execution's worker on a thread that sets up its state a
+    moment later; a stop in between raises AttributeError, so try again briefly before giving
+    up (an execution left running only costs memory, not correctness)."""
+    client = client or boto3.client("stepfunctions")
     for _ in range(40):
         try:
             client.stop_execution(executionArn=arn)
