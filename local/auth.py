@@ -93,13 +93,15 @@ class Issuer:
         ttl: int = 3600,
         *,
         clock: Clock = time.time,
+        key: rsa.RSAPrivateKey | None = None,
     ) -> None:
+        """`key` signs the tokens; a new 2048-bit key when not given."""
         self._clients = {cid: (secret, tuple(scopes)) for cid, (secret, scopes) in clients.items()}
         self.issuer_url = issuer_url
         self.audience = audience
         self.ttl = ttl
         self._clock = clock
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = uuid.uuid4().hex
         # Compared against when the client id is unknown so that both paths cost the same.
         self._dummy_secret = secrets.token_urlsafe(32)

@@ -6,7 +6,9 @@ One interface, `Invoker.invoke(FunctionSpec, event) -> Outcome`, two ways to run
 - `local.workers.WorkerPools`: each function runs in worker processes, one event at a time per
   worker, like Lambda's execution environments. The local stack uses it.
 
-This is the single place that patches moto internals (pinned: moto 5.2.5). Without Docker
+This is where the moto patches are applied (pinned: moto 5.2.5): `install` also serializes moto's
+DynamoDB (`serialize_dynamodb`, with `local.moto_transactions`) and has moto compute once what it
+recomputes from the same input on every execution or request (`local.moto_once`). Without Docker
 moto's Lambda "simple" backend answers every invoke by echoing the payload; the patch
 replaces `moto.awslambda_simple.models.LambdaSimpleBackend.invoke` so that an invocation of
 a function named in the registry goes to the installed invoker. Functions not in the registry
@@ -44,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
+
+from local import moto_once
 
 log = logging.getLogger("local.lambda_dispatch")
 
@@ -513,6 +517,7 @@ def install(registry: Mapping[str, str | Path], invoker: Invoker | None = None) 
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     serialize_dynamodb()
+    moto_once.install()
     with _lock:
         _registry.update({name: Path(d).resolve() for name, d in registry.items()})
         if invoker is not None:

@@ -82,7 +82,7 @@ if _LAYER_PATH not in sys.path:
     sys.path.insert(0, _LAYER_PATH)
 
 from exttests.errors import ConfigError  # noqa: E402
-from local import cfn_yaml, discovery, lambda_dispatch, logs, moto_imports  # noqa: E402
+from local import cfn_yaml, discovery, lambda_dispatch, logs, moto_imports, moto_once  # noqa: E402
 from local.auth import Issuer  # noqa: E402
 from local.aws_resources import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
@@ -266,6 +266,7 @@ class LocalStack:
 
     def _start(self) -> None:
         moto_imports.defer_batch_models()
+        moto_once.install()  # before the state machine is created: its validation parses it
         from moto.server import ThreadedMotoServer
 
         s = self.settings

@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from local import botocore_data
 from local.moto_imports import defer_batch_models
 from tests import xdist_groups
 from tests.support import (
@@ -22,13 +23,12 @@ from tests.support import (
     MT_USER,
     ROOT,
     http_event,
-    share_botocore_data_loader,
     shared_boto3_session,
     start_simulators,
 )
 
 defer_batch_models()  # before anything imports moto's Step Functions (0.8 s per worker)
-share_botocore_data_loader()
+botocore_data.share_one_loader()  # every session of a worker reads botocore's JSON once
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -201,18 +201,6 @@ def _one_private_key_per_spec(key_spec: str) -> Any:
     return _PRIVATE_KEYS[key_spec]
 
 
-_VALID_DEFINITIONS: set[str] = set()
-
-
-def _validating_once(stock: Any) -> Any:
-    def validate(definition: str) -> None:
-        if definition not in _VALID_DEFINITIONS:
-            stock(definition)
-            _VALID_DEFINITIONS.add(definition)
-
-    return staticmethod(validate)
-
-
 @pytest.fixture
 def workflow_waits() -> str:
     """Long waits by default: the workflow stays parked so tests drive the API themselves."""
@@ -240,11 +228,6 @@ def service(
         # moto makes an RSA key pair for every KMS key, even a symmetric one that never signs
         # (0.1 s each); the service's key only encrypts, so one pair serves every test.
         monkeypatch.setattr("moto.kms.models.generate_private_key", _one_private_key_per_spec)
-        # moto parses a state machine's definition to validate it (0.1 s); the same definition
-        # is valid in every test once it was in one.
-        from moto.stepfunctions.parser.models import StepFunctionsParserBackend as Backend
-
-        monkeypatch.setattr(Backend, "_validate_definition", _validating_once(Backend._validate_definition))
         resources = create_resources(ROOT / "template.yaml")
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():

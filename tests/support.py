@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -45,29 +46,6 @@ def shared_boto3_session() -> Any:
     if not _SESSION:
         _SESSION.append(boto3.Session())
     return _SESSION[0]
-
-
-def share_botocore_data_loader() -> None:
-    """Every botocore session of this process reads botocore's JSON data (the endpoints and every
-    service's model) through one loader, which keeps what it read: a new session (the admin CLI
-    sets one up on every run, moto on every mock, a test its own) otherwise reads and parses it
-    all again (0.1 s for the endpoints alone). The data is botocore's own files, the same for
-    every session; sessions still differ in everything else (credentials, region, clients)."""
-    import botocore.loaders
-    import botocore.session
-
-    original = botocore.loaders.create_loader
-    if getattr(botocore.session.create_loader, "shared", False):
-        return
-    loaders: dict[Any, Any] = {}
-
-    def create_loader(search_path_string: Any = None) -> Any:
-        if search_path_string not in loaders:
-            loaders[search_path_string] = original(search_path_string)
-        return loaders[search_path_string]
-
-    create_loader.shared = True  # type: ignore[attr-defined]
-    botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
 
 
 def free_port() -> int:
@@ -122,13 +100,21 @@ def http_event(
     }
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
+
+
+@functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((SCHEMAS / name).read_text())
+    """A schema file under tests/schemas, parsed once per process (read it, never change it): the
+    tests validate hundreds of answers against it, and parsing it took 0.1 s each time."""
+    loaded: dict[str, Any] = yaml.load((SCHEMAS / name).read_text(), Loader=_YAML_LOADER)
     return loaded
 
 
+@functools.cache
 def response_validator(path: str, method: str, status: int = 200) -> Any:
-    """A jsonschema validator for one response of the public PowerPath fragment (OpenAPI 3.1)."""
+    """A jsonschema validator for one response of the public PowerPath fragment (OpenAPI 3.1),
+    built once per response per process (a validator keeps no state between validations)."""
     import jsonschema
 
     document = load_schema("powerpath-external-tests.yaml")
@@ -144,6 +130,15 @@ def response_validator(path: str, method: str, status: int = 200) -> Any:
 def assert_valid(path: str, method: str, status: int, body: Any) -> None:
     errors = sorted(response_validator(path, method, status).iter_errors(body), key=str)
     assert not errors, [e.message for e in errors]
+
+
+@functools.cache
+def signing_key() -> Any:
+    """One RSA key for the tests' token issuers (generating one costs 0.1 s of CPU); a test that
+    needs tokens signed by another key makes its issuer without it."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def start_simulators() -> tuple[Any, Any]:

@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from local import cfn_yaml
 from local.auth import Issuer
 from local.gateway import Gateway, routes_from_template
-from tests.support import ROOT
+from tests.support import ROOT, signing_key
 
 POWERPATH, WRITEBACK = "exttests/powerpath", "exttests/writeback"
 
@@ -29,7 +29,8 @@ def routes() -> list[Any]:
     return routes_from_template(cfn_yaml.load(ROOT / "template.yaml"), ROOT)
 
 
-def issuer(clock: Clock, audience: str = "exttests") -> Issuer:
+def issuer(clock: Clock, audience: str = "exttests", own_key: bool = False) -> Issuer:
+    """An issuer signing with the tests' key, or with a new key of its own."""
     return Issuer(
         {
             "all": ("s3cret", (POWERPATH, WRITEBACK)),
@@ -40,6 +41,7 @@ def issuer(clock: Clock, audience: str = "exttests") -> Issuer:
         audience,
         ttl=60,
         clock=clock,
+        key=None if own_key else signing_key(),
     )
 
 
@@ -81,7 +83,7 @@ def test_bad_tokens_are_refused_on_every_route(
             token = real.token("all", "s3cret", None)["access_token"]
             clock.now += 61
         elif case == "wrong-signature":
-            token = issuer(clock).token("all", "s3cret", None)["access_token"]  # another key
+            token = issuer(clock, own_key=True).token("all", "s3cret", None)["access_token"]
         elif case == "wrong-audience":
             token = issuer(clock, audience="someone-else").token("all", "s3cret", None)["access_token"]
         else:

@@ -21,6 +21,7 @@ from exttests.api.errors import ims_body
 from local.auth import Issuer
 from local.gateway import MAX_BODY_BYTES, Gateway, Route, routes_from_template
 from local.workers import WorkerPools
+from tests.support import signing_key
 
 POWERPATH = "exttests/powerpath"
 WRITEBACK = "exttests/writeback"
@@ -67,6 +68,7 @@ def issuer() -> Issuer:
         {"app": ("app-secret", [POWERPATH, WRITEBACK]), "writer": ("writer-secret", [WRITEBACK])},
         issuer_url="http://127.0.0.1:3000",
         audience="exttests-local-api",
+        key=signing_key(),
     )
 
 

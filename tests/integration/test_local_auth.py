@@ -11,6 +11,7 @@ from werkzeug.test import Client
 
 from local.auth import CLOCK_SKEW_SECONDS, Forbidden, InvalidClient, InvalidScope, Issuer, Unauthorized
 from local.gateway import Gateway, Route
+from tests.support import signing_key
 
 POWERPATH = "exttests/powerpath"
 WRITEBACK = "exttests/writeback"
@@ -39,6 +40,7 @@ def issuer(clock: FakeClock) -> Issuer:
         audience=AUDIENCE,
         ttl=600,
         clock=clock,
+        key=signing_key(),
     )
 
 
@@ -177,17 +179,16 @@ def test_tampered_and_unsigned_tokens_are_unauthorized(issuer: Issuer) -> None:
 
 def test_wrong_audience_and_wrong_issuer_are_unauthorized(clock: FakeClock) -> None:
     clients = {"app": ("app-secret", [POWERPATH])}
-    minting = Issuer(clients, issuer_url=ISSUER_URL, audience="someone-else", clock=clock)
+    key = signing_key()
+    minting = Issuer(clients, issuer_url=ISSUER_URL, audience="someone-else", clock=clock, key=key)
     token = minting.token("app", "app-secret", None)
-    # same key, different expectations: rebuild a verifier that shares the key
-    verifier = Issuer(clients, issuer_url=ISSUER_URL, audience=AUDIENCE, clock=clock)
-    verifier._key = minting._key
+    # same key, different expectations
+    verifier = Issuer(clients, issuer_url=ISSUER_URL, audience=AUDIENCE, clock=clock, key=key)
     with pytest.raises(Unauthorized, match="audience"):
         verifier.verify(_bearer(token), [POWERPATH])
     other_iss = Issuer(
-        clients, issuer_url="https://elsewhere.example.com", audience="someone-else", clock=clock
+        clients, issuer_url="https://elsewhere.example.com", audience="someone-else", clock=clock, key=key
     )
-    other_iss._key = minting._key
     with pytest.raises(Unauthorized, match="issuer"):
         other_iss.verify(_bearer(token), [POWERPATH])
 
