@@ -24,12 +24,13 @@ template already points at is reused, so what was encrypted before a restart sti
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,14 @@ class Resources:
         return {self.function_names[lid]: d for lid, d in self.function_dirs.items()}
 
 
+ClientFactory = Callable[[str, str], Any]  # (service, region) → a boto3 client
+Client = Callable[[str], Any]  # service → a boto3 client in the stack's region
+
+
+def new_client(service: str, region: str) -> Any:
+    return boto3.client(service, region_name=region)
+
+
 def _placeholder_zip() -> bytes:
     # moto keeps the code but never runs it; the dispatch runs the real handler instead.
     buffer = io.BytesIO()
@@ -186,16 +195,16 @@ _TRUST_POLICY = json.dumps(
 )
 
 
-def _ensure_role(region: str) -> str:
-    iam = boto3.client("iam", region_name=region)
+def _ensure_role(client: Client) -> str:
+    iam = client("iam")
     try:
         return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         return str(iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_TRUST_POLICY)["Role"]["Arn"])
 
 
-def _create_table(props: Mapping[str, Any], table_name: str, region: str) -> None:
-    dynamodb = boto3.client("dynamodb", region_name=region)
+def _create_table(props: Mapping[str, Any], table_name: str, client: Client) -> None:
+    dynamodb = client("dynamodb")
     try:
         dynamodb.describe_table(TableName=table_name)
         log.info("table %s exists (restored state): kept as it is", table_name)
@@ -254,8 +263,8 @@ def _key_aliases(template: Mapping[str, Any], resolver: Resolver) -> dict[str, l
     return aliases
 
 
-def _create_key(props: Mapping[str, Any], aliases: list[str], region: str) -> tuple[str, str]:
-    kms = boto3.client("kms", region_name=region)
+def _create_key(props: Mapping[str, Any], aliases: list[str], client: Client) -> tuple[str, str]:
+    kms = client("kms")
     for alias in aliases:
         try:
             meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
@@ -285,8 +294,12 @@ def create_resources(
     table_name: str | None = None,
     region: str = "us-east-1",
     stack_name: str = DEFAULT_STACK_NAME,
+    clients: ClientFactory = new_client,
 ) -> Resources:
-    """Create the template's table, key, functions and state machine; return their names."""
+    """Create the template's table, key, functions and state machine; return their names.
+
+    `clients(service, region)` makes the boto3 clients it uses, one per service."""
+    client: Client = functools.cache(lambda service: clients(service, region))
     template_path = Path(template_path).resolve()
     root = template_path.parent
     template = cfn_yaml.load(template_path)
@@ -298,12 +311,12 @@ def create_resources(
         raise ValueError(f"expected one {TABLE} in {template_path}, found {len(tables)}")
     table_id, table = tables[0]
     name = table_name or f"{stack_name}-{table_id}"
-    _create_table(resolver.resolve(dict(table.get("Properties") or {})), name, region)
+    _create_table(resolver.resolve(dict(table.get("Properties") or {})), name, client)
     resolver.refs[table_id] = name
     resolver.attributes[(table_id, "Arn")] = f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT_ID}:table/{name}"
 
     event_bus_name = "default"
-    events = boto3.client("events", region_name=region)
+    events = client("events")
     for bus_id, bus in resources_of_type(template, EVENT_BUS):
         bus_name = str(resolver.resolve((bus.get("Properties") or {}).get("Name") or bus_id))
         if bus_name not in {b["Name"] for b in events.list_event_buses().get("EventBuses", [])}:
@@ -315,13 +328,13 @@ def create_resources(
     aliases = _key_aliases(template, resolver)
     for key_id, key in resources_of_type(template, KMS_KEY):
         props = {k: v for k, v in (key.get("Properties") or {}).items() if k != "KeyPolicy"}
-        kid, karn = _create_key(props, aliases.get(key_id, []), region)
+        kid, karn = _create_key(props, aliases.get(key_id, []), client)
         resolver.refs[key_id] = kid
         resolver.attributes[(key_id, "Arn")] = karn
         kms_key_id = kms_key_id or kid
 
-    role_arn = _ensure_role(region)
-    lambda_client = boto3.client("lambda", region_name=region)
+    role_arn = _ensure_role(client)
+    lambda_client = client("lambda")
     code = _placeholder_zip()
     function_names: dict[str, str] = {}
     function_dirs: dict[str, Path] = {}
@@ -358,15 +371,10 @@ def create_resources(
     if machines:
         machine_id, machine = machines[0]
         props = machine.get("Properties") or {}
-        state_machine_arn = _create_state_machine(machine_id, props, resolver, root, role_arn, region)
+        state_machine_arn = _create_state_machine(machine_id, props, resolver, root, role_arn, client)
         resolver.refs[machine_id] = state_machine_arn
 
-    stream_arn = str(
-        boto3.client("dynamodb", region_name=region)
-        .describe_table(TableName=name)["Table"]
-        .get("LatestStreamArn")
-        or ""
-    )
+    stream_arn = str(client("dynamodb").describe_table(TableName=name)["Table"].get("LatestStreamArn") or "")
     return Resources(
         event_bus_name=event_bus_name,
         table_stream_arn=stream_arn,
@@ -383,7 +391,7 @@ def create_resources(
 
 
 def _create_state_machine(
-    logical_id: str, props: Mapping[str, Any], resolver: Resolver, root: Path, role_arn: str, region: str
+    logical_id: str, props: Mapping[str, Any], resolver: Resolver, root: Path, role_arn: str, client: Client
 ) -> str:
     if "DefinitionUri" in props:
         uri = props["DefinitionUri"]
@@ -410,7 +418,7 @@ def _create_state_machine(
         name = str(resolver.resolve(props.get("Name") or logical_id))
     except Unresolvable:
         name = logical_id
-    sfn = boto3.client("stepfunctions", region_name=region)
+    sfn = client("stepfunctions")
     created = sfn.create_state_machine(
         name=name,
         definition=definition,

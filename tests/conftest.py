@@ -3,11 +3,11 @@ Lambda tasks dispatched in-process to the real handlers) and the two provider si
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import boto3
@@ -30,13 +30,23 @@ from tests.support import (
 defer_batch_models()  # before anything imports moto's Step Functions (0.8 s per worker)
 botocore_data.share_one_loader()  # every session of a worker reads botocore's JSON once
 
+REGION = "us-east-1"
 AWS_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+@functools.cache
+def aws_client(service: str, region: str) -> Any:
+    """The fixtures' own boto3 clients, one per service for all the tests of a worker (making one
+    costs 5-15 ms, and every test sets up the whole stack). Every test's moto mock answers them:
+    moto intercepts every client of the process while a mock runs. The service's own clients
+    are still made per test, by the code under test."""
+    return shared_boto3_session().client(service, region_name=region)
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +69,10 @@ class Service:
     def table(self) -> str:
         return str(self.resources.table_name)
 
-    @cached_property
+    @property
     def dynamodb(self) -> Any:
-        """The tests' own DynamoDB client (one per test: a client takes 40 ms to make)."""
-        return boto3.client("dynamodb")
+        """The tests' own DynamoDB client."""
+        return aws_client("dynamodb", REGION)
 
     def invoke(self, function_dir: str, event: dict[str, Any]) -> dict[str, Any]:
         from local.lambda_dispatch import load_handler, make_context
@@ -228,11 +238,13 @@ def service(
         # moto makes an RSA key pair for every KMS key, even a symmetric one that never signs
         # (0.1 s each); the service's key only encrypts, so one pair serves every test.
         monkeypatch.setattr("moto.kms.models.generate_private_key", _one_private_key_per_spec)
-        resources = create_resources(ROOT / "template.yaml")
+        resources = create_resources(ROOT / "template.yaml", clients=aws_client)
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():
             monkeypatch.setenv(name, value)
-        load_roster_file(str(DEMO_ROSTER), resources.table_name)
+        load_roster_file(
+            str(DEMO_ROSTER), resources.table_name, client=aws_client("dynamodb", AWS_ENV["AWS_REGION"])
+        )
         wiring.reset()
         reset_state()
         yield Service(resources, edulastic, mastery_track)
