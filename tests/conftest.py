@@ -263,6 +263,8 @@ _TIER_TESTS: dict[str, int] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if hasattr(report, "context"):  # a subtest's report: its time is already in its test's
+        return
     tier = report.nodeid.split("/", 2)[1] if report.nodeid.startswith("tests/") else "other"
     _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
     if report.when == "call":
