@@ -4,6 +4,7 @@ Functions), knows which executions are running and records the callbacks it is w
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from exttests.adapters.step_functions import execution_name
@@ -22,6 +23,8 @@ class FakeWorkflow:
         self.fail_starts = False  # Step Functions refuses (the sweeper must restart later)
         self.refuse_callbacks = False  # the task token timed out or the service is unreachable
         self.stopped: list[tuple[str, str]] = []
+        # The execution's first step, run as soon as it starts (before the starter goes on).
+        self.first_step: Callable[[Attempt], None] | None = None
 
     def start(self, attempt: Attempt, wait: WorkflowWait) -> str:
         name = execution_name(attempt)
@@ -31,6 +34,8 @@ class FakeWorkflow:
                 raise ConnectionError("Step Functions is unavailable")
             self.started.setdefault(name, wait)
             self.running.add(name)
+        if self.first_step is not None:
+            self.first_step(attempt)
         return name
 
     def is_running(self, attempt: Attempt) -> bool:

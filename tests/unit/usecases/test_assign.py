@@ -7,12 +7,13 @@ import threading
 
 import pytest
 
-from exttests.domain.attempt import AttemptStatus
+from exttests.domain.attempt import Attempt, AttemptStatus
 from exttests.domain.events import EventType
 from exttests.domain.models import LessonType, ToolProvider
 from exttests.errors import Busy, CircuitOpen, NotFound, ProviderRejected, ProviderUnavailable, Unprocessable
 from exttests.providers.base import WorkflowWait
 from exttests.usecases.assign import AssignCommand, assign
+from exttests.usecases.workflow_tasks import register_callback
 from tests.fakes import make_deps
 from tests.fakes.providers import SimulatedCrash
 
@@ -218,6 +219,36 @@ def test_a_workflow_that_cannot_start_does_not_fail_the_assignment() -> None:
     world.workflow.fail_starts = False
     again = assign(world.deps, AssignCommand(ADA, EDU))
     assert again.attempt.workflow_started is True
+
+
+def test_a_workflow_that_registers_its_callback_before_the_assignment_is_stored_loses_neither() -> None:
+    # Step Functions may run the first step before the request that started it stores the
+    # assignment: the callback's task token is written to the intent first.
+    world = make_deps()
+    world.workflow.first_step = lambda attempt: register_callback(
+        world.deps, attempt.student_id, attempt.lesson_id, attempt.attempt, "task-token-1"
+    )
+    outcome = assign(world.deps, AssignCommand(ADA, MT))
+    head = world.store.head(ADA, MT)
+    assert head is not None and head.status is AttemptStatus.ASSIGNED
+    assert head.task_token == "task-token-1"
+    assert head.assignment_id == outcome.attempt.assignment_id
+    assert len(world.mastery_track.live_assignments(ADA_EMAIL)) == 1
+
+
+def test_an_intent_taken_over_by_another_request_is_left_to_it() -> None:
+    world = make_deps()
+
+    def another_request_takes_over(attempt: Attempt) -> None:
+        head = world.store.head(attempt.student_id, attempt.lesson_id)
+        assert head is not None
+        world.store.save(head.evolve({"lease_until": world.clock.now().timestamp() + 1000}))
+
+    world.workflow.first_step = another_request_takes_over
+    with pytest.raises(Busy):  # it holds the intent for longer than this request may wait
+        assign(world.deps, AssignCommand(ADA, MT))
+    head = world.store.head(ADA, MT)
+    assert head is not None and head.status is AttemptStatus.ASSIGNING and head.assignment_id is None
 
 
 def test_the_password_is_encrypted_bound_to_student_and_provider() -> None:

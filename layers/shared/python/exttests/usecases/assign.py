@@ -13,6 +13,7 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from .. import budget
 from ..domain.attempt import Attempt, AttemptStatus, EnrollmentStatus
@@ -23,7 +24,7 @@ from ..errors import Busy, CircuitOpen, DeadlineExceeded, ProviderError, Provide
 from ..observability import append_log_keys, logger
 from ..ports import Context, VersionConflict
 from ..providers.base import AssignRequest, ProviderTraits, WorkflowWait
-from .attempts import persist
+from .attempts import persist, retry_on_conflict
 from .context import load_context
 from .credentials import cipher_context, credentials_for, generate_password
 from .deps import Deps, iso
@@ -208,18 +209,16 @@ def _assign_on_provider(
         if traits.workflow_wait is WorkflowWait.CALLBACK
         else deps.settings.first_wait
     )
-    assigned = intent.evolve(
-        {
-            "status": AttemptStatus.ASSIGNED,
-            "lease_until": None,
-            "assignment_id": assignment.assignment_id,
-            "class_id": assignment.class_id,
-            "test_id": assignment.test_id,
-            "test_url": assignment.test_url,
-            "provider_user_id": assignment.provider_user_id,
-            "due_at": iso(now + timedelta(seconds=waiting + deps.settings.sweeper_grace_seconds)),
-        }
-    )
+    assignment_fields: dict[str, Any] = {
+        "status": AttemptStatus.ASSIGNED,
+        "lease_until": None,
+        "assignment_id": assignment.assignment_id,
+        "class_id": assignment.class_id,
+        "test_id": assignment.test_id,
+        "test_url": assignment.test_url,
+        "provider_user_id": assignment.provider_user_id,
+        "due_at": iso(now + timedelta(seconds=waiting + deps.settings.sweeper_grace_seconds)),
+    }
     if account is not None:
         created = account.created_by_service
         account = account.evolve(
@@ -230,14 +229,38 @@ def _assign_on_provider(
         )
     # Started before the write so no crash can leave an assigned attempt without a workflow;
     # the workflow's first step waits, and the execution name makes a second start harmless.
-    assigned.workflow_started = _start_workflow(deps, assigned, traits)
-    try:
-        saved = persist(deps, intent, assigned, account=account)
-    except VersionConflict:
+    assignment_fields["workflow_started"] = _start_workflow(deps, intent.evolve(assignment_fields), traits)
+    saved = _store_assignment(deps, intent, assignment_fields, account)
+    if saved is None:
         return None  # our lease ran out and another request took over: read its result
     if account is not None:
         ctx.accounts[provider] = account
     return _outcome(deps, saved, ctx)
+
+
+class _TakenOver(Exception):
+    """Another request took our intent over (with a lease of its own): the intent is its now."""
+
+
+def _store_assignment(
+    deps: Deps, intent: Attempt, assignment_fields: dict[str, Any], account: ProviderAccount | None
+) -> Attempt | None:
+    """Store the assignment on our intent, or None if another request took the intent over.
+
+    The workflow started just before may write to the intent first: a callback workflow's first
+    step stores its task token there. That write is kept, and the assignment stored on top of
+    it; only a request with a lease of its own can take the intent from us."""
+
+    def store(current: Attempt) -> Attempt:
+        if current.status is not AttemptStatus.ASSIGNING or current.lease_until != intent.lease_until:
+            raise _TakenOver()
+        return persist(deps, current, current.evolve(assignment_fields), account=account)
+
+    try:
+        saved = retry_on_conflict(deps, intent, store)
+    except _TakenOver:
+        return None
+    return saved if saved.status is AttemptStatus.ASSIGNED else None  # (None: the intent is gone)
 
 
 def _check_test_url(deps: Deps, provider: ToolProvider, test_url: str) -> None:
