@@ -23,6 +23,7 @@ from tests.support import (
     MT_USER,
     ROOT,
     http_event,
+    moto_table_snapshot,
     shared_boto3_session,
     start_simulators,
 )
@@ -137,6 +138,11 @@ class Service:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def snapshot(self) -> list[str]:
+        """Every item of the table, each as sorted JSON, sorted (read from moto's backend)."""
+        return moto_table_snapshot(self.table, REGION)
+
+    def scanned(self) -> list[str]:
+        """The same, read by a scan through the API (the check that `snapshot` reads the same)."""
         return sorted(json.dumps(item, sort_keys=True) for item in self.items())
 
     def head(self, student: str, lesson: str) -> Any:

@@ -85,7 +85,7 @@ class StackProcess:
     edulastic_url: str = ""  # provider API base (…/api)
     mastery_track_url: str = ""  # provider API base (…/prod)
     _tokens: dict[str | None, str] = field(default_factory=dict)
-    _dynamodb: Any = None
+    _clients: dict[str, Any] = field(default_factory=dict)
     _table: str = ""
 
     # --- the stack's own output ---
@@ -224,20 +224,21 @@ class StackProcess:
     # --- moto (the service's DynamoDB table and Step Functions) ---
 
     def aws(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
-        )
+        """A client of the stack's moto server, one per service (the polling loops ask often)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                endpoint_url=self.moto_url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                aws_session_token="testing",
+            )
+        return self._clients[service]
 
     @property
     def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = self.aws("dynamodb")
-        return self._dynamodb
+        return self.aws("dynamodb")
 
     @property
     def table(self) -> str:

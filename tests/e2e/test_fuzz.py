@@ -37,7 +37,7 @@ import pytest
 import requests
 
 from local.openapi import DOCUMENT
-from tests.support import DEMO_ROSTER, at_scale
+from tests.support import DEMO_ROSTER, at_scale, moto_table_snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -107,25 +107,8 @@ class Stack:
         )
 
     def snapshot(self) -> list[str]:
-        """Every item of the table, sorted (tests only: the table is small).
-
-        Read from moto's backend, which runs in this process (the stack's moto server is a thread
-        here): the items a consistent scan returns, without serializing, sending and parsing them
-        over HTTP (30 ms a scan, and a few hundred scans in this module)."""
-        from moto.dynamodb.models import dynamodb_backends
-
-        from local.aws_resources import DEFAULT_ACCOUNT_ID
-
-        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.resources.region].get_table(self.table)
-        for _ in range(100):
-            try:
-                items = table.all_items()
-                break
-            except RuntimeError:  # a moto thread wrote meanwhile ("changed size during iteration")
-                time.sleep(0.001)
-        else:
-            raise AssertionError("the table kept changing while it was read")
-        return sorted(json.dumps(item.to_json()["Attributes"], sort_keys=True) for item in items)
+        """Every item of the table, sorted (the stack's moto server is a thread of this process)."""
+        return moto_table_snapshot(self.table, self.resources.region)
 
     def scan(self) -> list[str]:
         """The same, as a consistent scan over the API (the check that `snapshot` reads the same)."""
