@@ -9,7 +9,7 @@
   that key, and no component changes a container it holds). The key is set lazily on first
   read; it is set here before a program is shared, so that two executions never race to set it.
   A definition that does not parse raises as before (a failure is not remembered).
-- moto's server lists its own package directory (one `stat` per service, about 150) on every
+- moto's server lists its own package directory (one `stat` per service, about 175) on every
   request, to tell a service name from a host name; the list only changes with moto's version.
 
 Permanent for the process, like the other moto patches of `local.lambda_dispatch`.
