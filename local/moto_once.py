@@ -30,16 +30,16 @@ _PATHS_KEPT = 4096
 
 def install() -> None:
     global _installed
-    from jsonpath_ng import parse as parse_path
-    from jsonpath_ng.ext import parse as parse_extended_path
-    from moto import backends
-    from moto.stepfunctions.parser.asl.component.common.path import result_path
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-    from moto.stepfunctions.parser.asl.utils import json_path
-
     with _lock:
         if _installed:
             return
+        from jsonpath_ng import parse as parse_path
+        from jsonpath_ng.ext import parse as parse_extended_path
+        from moto import backends
+        from moto.stepfunctions.parser.asl.component.common.path import result_path
+        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+        from moto.stepfunctions.parser.asl.utils import json_path
+
         parse_definition = AmazonStateLanguageParser.parse
 
         @functools.lru_cache(maxsize=_DEFINITIONS_KEPT)

@@ -248,9 +248,7 @@ def service(
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():
             monkeypatch.setenv(name, value)
-        load_roster_file(
-            str(DEMO_ROSTER), resources.table_name, client=aws_client("dynamodb", AWS_ENV["AWS_REGION"])
-        )
+        load_roster_file(str(DEMO_ROSTER), resources.table_name, client=aws_client("dynamodb", REGION))
         wiring.reset()
         reset_state()
         yield Service(resources, edulastic, mastery_track)

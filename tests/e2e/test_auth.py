@@ -13,10 +13,9 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.conftest import WRITEBACK_PATH, running_stack, write_roster
-from tests.support import assert_valid
+from tests.support import assert_valid, signing_key
 
 pytestmark = pytest.mark.e2e
 
@@ -220,15 +219,11 @@ def forged_claims(token: str, scope: str) -> str:
     return ".".join([header, _b64(json.dumps(claims).encode()), signature])
 
 
-_FOREIGN_KEY: list[Any] = []
-
-
 def signed_by_another_key(token: str) -> str:
-    """A well-formed RS256 token with the stack's issuer, audience and kid, signed by someone else."""
-    if not _FOREIGN_KEY:
-        _FOREIGN_KEY.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    """A well-formed RS256 token with the stack's issuer, audience and kid, signed by someone else
+    (the tests' key: the stack makes its own)."""
     header = jwt.get_unverified_header(token)
-    return jwt.encode(claims_of(token), _FOREIGN_KEY[0], algorithm="RS256", headers={"kid": header["kid"]})
+    return jwt.encode(claims_of(token), signing_key(), algorithm="RS256", headers={"kid": header["kid"]})
 
 
 def unsigned(token: str) -> str:
