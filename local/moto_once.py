@@ -11,6 +11,12 @@
   A definition that does not parse raises as before (a failure is not remembered).
 - moto's server lists its own package directory (one `stat` per service, about 175) on every
   request, to tell a service name from a host name; the list only changes with moto's version.
+- moto makes an RSA key pair for every KMS key (50-100 ms each), a symmetric one included, whose
+  pair is never used: moto encrypts with the key's own random material, and Sign, Verify and
+  GetPublicKey refuse a symmetric key. Symmetric keys (the service's, and DynamoDB's default one
+  for every table with SSE) share one pair per process; an asymmetric key still gets its own.
+- moto reads botocore's service models through a loader of its own; it reads them through the
+  process's shared one (`local.botocore_data`), which the clients read through too.
 
 Permanent for the process, like the other moto patches of `local.lambda_dispatch`.
 """
@@ -26,6 +32,7 @@ _installed = False
 # The local stack has one state machine; the tests make a few variants of it.
 _DEFINITIONS_KEPT = 16
 _PATHS_KEPT = 4096
+SYMMETRIC = "SYMMETRIC_DEFAULT"
 
 
 def install() -> None:
@@ -53,7 +60,34 @@ def install() -> None:
         result_path.parse = functools.lru_cache(maxsize=_PATHS_KEPT)(parse_path)  # type: ignore[assignment]
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
+        _share_the_symmetric_key_pair()
+        _read_service_models_through_the_shared_loader()
         _installed = True
+
+
+def _share_the_symmetric_key_pair() -> None:
+    from moto.kms import models as kms_models
+
+    make_pair = kms_models.generate_private_key
+
+    @functools.cache
+    def symmetric_pair() -> Any:
+        return make_pair(SYMMETRIC)
+
+    def key_pair(key_spec: str) -> Any:
+        return symmetric_pair() if key_spec == SYMMETRIC else make_pair(key_spec)
+
+    kms_models.generate_private_key = key_pair
+
+
+def _read_service_models_through_the_shared_loader() -> None:
+    import botocore.session
+    from moto.core import utils as moto_utils
+
+    from local import botocore_data
+
+    botocore_data.share_one_loader()
+    moto_utils.create_loader = botocore.session.create_loader  # type: ignore[attr-defined]
 
 
 def _set_heap_keys(program: Any) -> None:

@@ -206,17 +206,6 @@ def service_env(edulastic: Any, mastery_track: Any, resources: Any, waits: str) 
     }
 
 
-_PRIVATE_KEYS: dict[str, Any] = {}
-
-
-def _one_private_key_per_spec(key_spec: str) -> Any:
-    from moto.kms.utils import generate_private_key
-
-    if key_spec not in _PRIVATE_KEYS:
-        _PRIVATE_KEYS[key_spec] = generate_private_key(key_spec)
-    return _PRIVATE_KEYS[key_spec]
-
-
 @pytest.fixture
 def workflow_waits() -> str:
     """Long waits by default: the workflow stays parked so tests drive the API themselves."""
@@ -241,9 +230,6 @@ def service(
         requests.post(f"{sim.url.rsplit('/', 1)[0]}/_control/reset", json={}, timeout=10).raise_for_status()
     with mock_aws_with_workflow():
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", shared_boto3_session())
-        # moto makes an RSA key pair for every KMS key, even a symmetric one that never signs
-        # (0.1 s each); the service's key only encrypts, so one pair serves every test.
-        monkeypatch.setattr("moto.kms.models.generate_private_key", _one_private_key_per_spec)
         resources = create_resources(ROOT / "template.yaml", clients=aws_client)
         install(resources.dispatch_registry())
         for name, value in service_env(edulastic, mastery_track, resources, workflow_waits).items():

@@ -72,3 +72,38 @@ def test_the_moto_server_lists_its_service_modules_once_and_the_same_as_before(
     monkeypatch.setattr(os, "listdir", lambda *_: pytest.fail("moto listed its package again"))
     assert list(backends.list_of_moto_modules()) == listed
     assert "dynamodb" in backends.list_of_moto_modules()
+
+
+def test_symmetric_keys_share_one_key_pair_and_each_asymmetric_key_has_its_own() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.kms.models import kms_backends
+
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        first, second = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+        made = [kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY") for _ in range(2)]
+        signing = [key["KeyMetadata"]["KeyId"] for key in made]
+        keys = kms_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].keys
+        assert keys[first].private_key is keys[second].private_key
+        assert keys[signing[0]].private_key is not keys[signing[1]].private_key
+        assert keys[signing[0]].private_key is not keys[first].private_key
+        # Each symmetric key still encrypts with material of its own.
+        sealed = kms.encrypt(KeyId=first, Plaintext=b"secret")["CiphertextBlob"]
+        opened = kms.decrypt(CiphertextBlob=sealed)
+        assert opened["Plaintext"] == b"secret" and opened["KeyId"].endswith(first)
+        assert keys[first].key_material != keys[second].key_material
+        signed = kms.sign(KeyId=signing[0], Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        assert kms.verify(
+            KeyId=signing[0], Message=b"m", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256"
+        )["SignatureValid"]
+
+
+def test_moto_reads_botocore_models_through_the_loader_the_clients_share() -> None:
+    import botocore.session
+    from moto.core import utils as moto_utils
+
+    shared = botocore.session.Session().get_component("data_loader")
+    assert moto_utils.create_loader() is shared
+    assert botocore.session.Session().get_component("data_loader") is shared

@@ -1,4 +1,4 @@
-"""The end-to-end demo: `python -m local.demo` (what `make demo` calls).
+"""The end-to-end demo: `python -m local.demo` (what `make demo` calls; local/demo/__main__.py).
 
 Part 1 starts a LocalStack in-process (free port, short workflow waits, the roster file in the
 table) and walks through both providers: assign a test, let the simulated student finish it on
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 import time
 from typing import Any
@@ -344,7 +343,3 @@ def main() -> int:
         webhook.stop()
     print(f"\ndemo succeeded in {time.monotonic() - started:.1f} s", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The local stack: `python -m local.stack` (what `make run` calls).
+"""The local stack: `python -m local.stack` (what `make run` calls; local/stack/__main__.py).
 
 Starts, all on 127.0.0.1: moto's server (DynamoDB, KMS, Lambda, Step Functions executing
 the real ASL), the resources of template.yaml on it, the roster, the two provider simulators,
@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _LAYER_PATH = str(REPO_ROOT / "layers" / "shared" / "python")
 # The handlers import the shared layer as Lambda would find it on /opt/python.
 if _LAYER_PATH not in sys.path:
@@ -707,13 +707,3 @@ def main() -> int:
         discovery.withdraw(announced)
     print("stopped", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    # Everything is stopped and saved. Tearing down the interpreter would then spend seconds
-    # freeing moto's objects one by one (7 s after a 100-workflow soak); exit right away.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
