@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from local import botocore_data
+from local import botocore_data, gc_pace
 from local.moto_imports import defer_batch_models
 from tests import xdist_groups
 from tests.support import (
@@ -29,6 +29,7 @@ from tests.support import (
 )
 
 defer_batch_models()  # before anything imports moto's Step Functions (0.8 s per worker)
+gc_pace.set_for_moto()  # a worker runs moto in-process
 botocore_data.share_one_loader()  # every session of a worker reads botocore's JSON once
 
 REGION = "us-east-1"

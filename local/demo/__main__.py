@@ -3,6 +3,8 @@ run again (see local/stack/__main__.py)."""
 
 import sys
 
+from local import gc_pace
 from local.demo import main
 
+gc_pace.set_for_moto()
 sys.exit(main())

@@ -7,8 +7,10 @@ import logging
 import os
 import sys
 
+from local import gc_pace
 from local.stack import main
 
+gc_pace.set_for_moto()
 code = main()
 # Everything is stopped and saved. Tearing down the interpreter would then spend seconds
 # freeing moto's objects one by one (7 s after a 100-workflow soak); exit right away.
