@@ -55,8 +55,9 @@ venv-sam: $(SAM_STAMP) ## Create the SAM CLI virtualenv (.venv-sam)
 
 # Three pytest workers on two cores: part of the suite's time is waiting (workflow waits,
 # Retry-After, token expiry, deadline budgets), and a third worker runs tests in it (measured on
-# 2 cores before the suite's CPU was cut by a quarter: 134 s with two, 109-119 s with three, 122 s
-# with four; since: 95 s with three and 93 s with four, within the machine's noise).
+# 2 cores when the suite used more CPU: 134 s with two, 109-119 s with three, 122 s with four; at
+# its present CPU, one run after the other: 65.4 and 67.7 s with three, 66.1 and 74.8 s with four,
+# whose extra worker costs 10-25 s of CPU).
 # --dist loadgroup (tests/xdist_groups.py): the tests that share a local stack run on one worker, so
 # each stack starts once; the other tests go one by one to whichever worker is free.
 TEST_WORKERS ?= 3
