@@ -12,9 +12,11 @@
 - moto's server lists its own package directory (one `stat` per service, about 175) on every
   request, to tell a service name from a host name; the list only changes with moto's version.
 - moto makes an RSA key pair for every KMS key (50-100 ms each), a symmetric one included, whose
-  pair is never used: moto encrypts with the key's own random material, and Sign, Verify and
-  GetPublicKey refuse a symmetric key. Symmetric keys (the service's, and DynamoDB's default one
-  for every table with SSE) share one pair per process; an asymmetric key still gets its own.
+  pair is never used: moto encrypts with the key's own random material, and Sign and Verify
+  refuse a symmetric key. Symmetric keys (the service's, and DynamoDB's default one for every
+  table with SSE) share one pair per process; an asymmetric key still gets its own. (moto's
+  GetPublicKey, which AWS refuses for a symmetric key, would show the shared pair's public half;
+  nothing here calls it.)
 - moto reads botocore's service models through a loader of its own; it reads them through the
   process's shared one (`local.botocore_data`), which the clients read through too.
 
