@@ -22,6 +22,7 @@ import yaml
 __all__ = [
     "CfnLoader",
     "HttpRoute",
+    "SafeYamlLoader",
     "function_environment",
     "http_routes",
     "load",
@@ -34,10 +35,10 @@ _NOT_FN = {"Ref", "Condition"}
 
 
 # libyaml's parser when PyYAML was built with it (a template parses ~5x faster); same results.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SafeYamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class CfnLoader(_SafeLoader):  # type: ignore[misc,valid-type]
+class CfnLoader(SafeYamlLoader):  # type: ignore[misc,valid-type]
     """SafeLoader that understands CloudFormation short-form intrinsic functions."""
 
 

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 import yaml
 
+from local import cfn_yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "tests" / "schemas"
 DEMO_ROSTER = ROOT / "local" / "demo_roster.json"
@@ -115,14 +117,11 @@ def http_event(
     }
 
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
-
-
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """A schema file under tests/schemas, parsed once per process (read it, never change it): the
     tests validate hundreds of answers against it, and parsing it took 0.1 s each time."""
-    loaded: dict[str, Any] = yaml.load((SCHEMAS / name).read_text(), Loader=_YAML_LOADER)
+    loaded: dict[str, Any] = yaml.load((SCHEMAS / name).read_text(), Loader=cfn_yaml.SafeYamlLoader)
     return loaded
 
 
